@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Both create .venv when missing and install the
+# pinned dependencies (requirements.lock) before they do anything else.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench install clean-state
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.lock pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole system on the embedded default (Ctrl-C stops everything cleanly).
+run: $(STAMP)
+	$(PY) -m engine.cli up
+
+## The full test suite.
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## Benchmarks: writes bench/results/<name>.json and prints a table of ratios.
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH)
+
+## Remove run-time state under data/ (keeps the bundled market data).
+clean-state:
+	rm -rf data/lake data/journal data/prefect data/mlflow data/run data/logs

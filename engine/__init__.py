@@ -1,0 +1,1 @@
+"""SelfLearningTrader: the streaming engine and all domain logic."""

@@ -1,0 +1,42 @@
+"""The `slt` command. Each subcommand lives in its own module exposing
+`add_arguments(parser)` and `run(args, settings) -> int`; this file only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from engine.config import ConfigError, load_settings
+from engine.logs import setup_logging
+
+# name -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slt", description="SelfLearningTrader")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"slt: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    return int(importlib.import_module(args._module).run(args, settings) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

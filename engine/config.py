@@ -1,0 +1,285 @@
+"""One typed, frozen settings object for the whole project.
+
+Values come from the process environment, then an optional `.env` file (the environment wins),
+then the defaults below. Every variable is declared once in `VARIABLES`; a value that does not
+parse or is out of range, and any `SLT_*` variable nobody declared, stops start-up with a
+`ConfigError` that names the variable, the value and what is allowed. Secret values are wrapped
+in `Secret` and never appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.core.errors import ConfigError
+from engine.core.secret import Secret
+
+__all__ = ["Settings", "Secret", "ConfigError", "load_settings", "VARIABLES", "parse_env_file"]
+
+ENV_PREFIX = "SLT_"
+KNOWN_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+# Per-account credentials (multi-account trading): SLT_ACCOUNT_<ID>_KEY / _SECRET.
+DYNAMIC_VARIABLES = (re.compile(r"^SLT_ACCOUNT_[A-Z0-9_]+_(KEY|SECRET)$"),)
+
+
+@dataclass(frozen=True)
+class Var:
+    """How one environment variable becomes one settings field."""
+
+    env: str
+    field: str
+    parse: Callable[[str], Any]
+    allowed: str
+    secret: bool = False
+
+
+def _number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+            lo_open: bool = False) -> Callable[[str], float | int]:
+    def parse(raw: str) -> float | int:
+        value: float | int = int(raw) if integer else float(raw)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("not finite")
+        if lo is not None and (value < lo or (lo_open and value == lo)):
+            raise ValueError("too small")
+        if hi is not None and value > hi:
+            raise ValueError("too large")
+        return value
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(value)
+        return value
+    return parse
+
+
+def _symbols(raw: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in raw.split(",") if s.strip())
+    if not symbols or any(not SYMBOL_RE.match(s) for s in symbols):
+        raise ValueError(raw)
+    return symbols
+
+
+def _interval(raw: str) -> str:
+    if raw not in KNOWN_INTERVALS:
+        raise ValueError(raw)
+    return raw
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not any(raw.startswith(f"{s}://") for s in schemes):
+            raise ValueError(raw)
+        return raw.rstrip("/")
+    return parse
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("empty")
+    return raw.strip()
+
+
+def _port(raw: str) -> int:
+    return int(_number(1, 65535, integer=True)(raw))
+
+
+def _speed(raw: str) -> float:
+    """Replay speed: a positive factor of real time, or `max` (as fast as possible)."""
+    if raw.strip().lower() == "max":
+        return math.inf
+    return float(_number(0, None, lo_open=True)(raw))
+
+
+def _path(raw: str) -> Path:
+    return Path(_text(raw)).expanduser()
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw)
+
+
+FRACTION = "a number from 0 to 1"
+POSITIVE = "a number greater than 0"
+
+VARIABLES: tuple[Var, ...] = (
+    # The original system's variables (names kept), with its defaults.
+    Var("BOOTSTRAP_TRADE_LIMIT", "bootstrap_trade_limit", _number(0, None, integer=True), "an integer >= 0"),
+    Var("BOOTSTRAP_MIN_CONFIDENCE", "bootstrap_min_confidence", _number(0, 1), FRACTION),
+    Var("BOOTSTRAP_MIN_WIN_PROBABILITY", "bootstrap_min_win_probability", _number(0, 1), FRACTION),
+    Var("HEALTH_CHECK_INTERVAL", "health_check_interval", _number(0, None, lo_open=True), "seconds, greater than 0"),
+    Var("HEALTH_ALERT_THRESHOLD", "health_alert_threshold", _number(1, None, integer=True), "an integer >= 1"),
+    Var("ML_RETRAIN_INTERVAL_HOURS", "ml_retrain_interval_hours", _number(0, None, lo_open=True), "hours, greater than 0"),
+    Var("ML_DRIFT_THRESHOLD", "ml_drift_threshold", _number(0, 1, lo_open=True), "a number greater than 0 and at most 1"),
+    Var("RISK_REGIME_CHECK_INTERVAL", "risk_regime_check_interval", _number(0, None, lo_open=True), "seconds, greater than 0"),
+    # Paths: all run-time state lives under the data directory unless moved.
+    Var("SLT_DATA_DIR", "data_dir", _path, "a directory path"),
+    Var("SLT_STORE_CATALOG", "store_catalog", _text,
+        "a DuckLake catalog: a SQLite file path, or 'sqlite:<path>' / 'postgres:<libpq dsn>'"),
+    Var("SLT_STORE_DATA_PATH", "store_data_path", _text, "a directory or object-store URL for the lake's Parquet files"),
+    Var("SLT_JOURNAL_DIR", "journal_dir", _path, "a directory path on a local disk"),
+    Var("SLT_MARKET_DATA_DIR", "market_data_dir", _path, "a directory of candle Parquet files"),
+    # Services started by `slt up`.
+    Var("SLT_HOST", "host", _text, "a host name or address to bind local services to"),
+    Var("SLT_PREFECT_PORT", "prefect_port", _port, "a TCP port 1-65535"),
+    Var("SLT_MLFLOW_PORT", "mlflow_port", _port, "a TCP port 1-65535"),
+    Var("SLT_PREFECT_API_URL", "prefect_api_url", _url("http", "https"), "an http(s) URL"),
+    Var("SLT_MLFLOW_TRACKING_URI", "mlflow_tracking_uri", _url("http", "https"), "an http(s) URL"),
+    # Exchange: the local simulator by default; Binance (testnet or live) is configuration only.
+    Var("SLT_EXCHANGE", "exchange", _choice("sim", "testnet", "binance"), "one of sim, testnet, binance"),
+    Var("SLT_EXCHANGE_REST_URL", "exchange_rest_url", _url("http", "https"), "an http(s) URL"),
+    Var("SLT_EXCHANGE_WS_URL", "exchange_ws_url", _url("ws", "wss"), "a ws(s) URL"),
+    Var("SLT_API_KEY", "api_key", _secret, "an API key", secret=True),
+    Var("SLT_API_SECRET", "api_secret", _secret, "an API secret", secret=True),
+    Var("SLT_SYMBOLS", "symbols", _symbols, "a comma-separated list of symbols such as BTCUSDT,ETHUSDT"),
+    Var("SLT_INTERVAL", "interval", _interval, "one of " + ", ".join(KNOWN_INTERVALS)),
+    Var("SLT_SIM_PORT", "sim_port", _port, "a TCP port 1-65535"),
+    Var("SLT_SIM_SPEED", "sim_speed", _speed, "'max' or a replay speed factor greater than 0 (1 = real time)"),
+    Var("SLT_WS_LAG_SECONDS", "ws_lag_seconds", _number(0, None, lo_open=True), "seconds, greater than 0"),
+    Var("SLT_LOG_LEVEL", "log_level", _choice("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
+)
+_BY_ENV = {v.env: v for v in VARIABLES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, typed and validated. Build it with `load_settings()`."""
+
+    bootstrap_trade_limit: int = 50
+    bootstrap_min_confidence: float = 0.25
+    bootstrap_min_win_probability: float = 0.20
+    health_check_interval: float = 60.0
+    health_alert_threshold: int = 3
+    ml_retrain_interval_hours: float = 24.0
+    ml_drift_threshold: float = 0.15
+    risk_regime_check_interval: float = 300.0
+
+    data_dir: Path = Path("data")
+    store_catalog: str = ""          # default: sqlite:<data_dir>/lake/catalog.sqlite
+    store_data_path: str = ""        # default: <data_dir>/lake/files/
+    journal_dir: Path | None = None  # default: <data_dir>/journal
+    market_data_dir: Path | None = None  # default: <data_dir>/market
+
+    host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    mlflow_port: int = 5000
+    prefect_api_url: str = ""        # default: http://<host>:<prefect_port>/api
+    mlflow_tracking_uri: str = ""    # default: http://<host>:<mlflow_port>
+
+    exchange: str = "sim"
+    exchange_rest_url: str = ""      # default depends on `exchange`
+    exchange_ws_url: str = ""
+    api_key: Secret = field(default_factory=lambda: Secret(""))
+    api_secret: Secret = field(default_factory=lambda: Secret(""))
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
+    interval: str = "1m"
+    sim_port: int = 8765
+    sim_speed: float = 60.0
+    ws_lag_seconds: float = 60.0
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        # Derived defaults: paths follow the data directory, URLs follow host and ports.
+        data_dir = Path(self.data_dir).expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.store_catalog:
+            object.__setattr__(self, "store_catalog", f"sqlite:{data_dir / 'lake' / 'catalog.sqlite'}")
+        if not self.store_data_path:
+            object.__setattr__(self, "store_data_path", str(data_dir / "lake" / "files") + "/")
+        if self.journal_dir is None:
+            object.__setattr__(self, "journal_dir", data_dir / "journal")
+        if self.market_data_dir is None:
+            object.__setattr__(self, "market_data_dir", data_dir / "market")
+        if not self.prefect_api_url:
+            object.__setattr__(self, "prefect_api_url", f"http://{self.host}:{self.prefect_port}/api")
+        if not self.mlflow_tracking_uri:
+            object.__setattr__(self, "mlflow_tracking_uri", f"http://{self.host}:{self.mlflow_port}")
+        rest, ws = _exchange_urls(self.exchange, self.host, self.sim_port)
+        if not self.exchange_rest_url:
+            object.__setattr__(self, "exchange_rest_url", rest)
+        if not self.exchange_ws_url:
+            object.__setattr__(self, "exchange_ws_url", ws)
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and service logs of `slt up`."""
+        return self.data_dir / "run"
+
+
+def _exchange_urls(exchange: str, host: str, sim_port: int) -> tuple[str, str]:
+    if exchange == "binance":
+        return "https://fapi.binance.com", "wss://fstream.binance.com"
+    if exchange == "testnet":
+        return "https://testnet.binancefuture.com", "wss://fstream.binancefuture.com"
+    return f"http://{host}:{sim_port}", f"ws://{host}:{sim_port}"
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """Read KEY=VALUE lines (comments, blank lines, `export` and quotes allowed)."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
+    """Build `Settings` from the environment and an optional `.env` file; raise `ConfigError`."""
+    env = dict(os.environ if environ is None else environ)
+    path = Path(env_file) if env_file is not None else Path(env.get("SLT_ENV_FILE", ".env"))
+    merged: dict[str, str] = {}
+    if path.is_file():
+        merged.update(parse_env_file(path))
+    merged.update(env)
+
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, raw in merged.items():
+        var = _BY_ENV.get(name)
+        if var is None:
+            if name.startswith(ENV_PREFIX) and name != "SLT_ENV_FILE" and not _dynamic(name):
+                problems.append(_unknown(name))
+            continue
+        try:
+            values[var.field] = var.parse(raw)
+        except (ValueError, TypeError):
+            shown = "<hidden>" if var.secret else repr(raw)
+            problems.append(f"{name}={shown} is not allowed: expected {var.allowed}")
+    if problems:
+        if any(" is not a known setting" in p for p in problems):
+            problems.append("known SLT_ variables: " + ", ".join(
+                v.env for v in VARIABLES if v.env.startswith(ENV_PREFIX)))
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return Settings(**values)
+
+
+def _dynamic(name: str) -> bool:
+    return any(p.match(name) for p in DYNAMIC_VARIABLES)
+
+
+def _unknown(name: str) -> str:
+    close = difflib.get_close_matches(name, [v.env for v in VARIABLES], n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{name} is not a known setting{hint}"

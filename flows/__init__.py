@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration over tasks (one flow per module)."""

@@ -1,0 +1,1 @@
+"""Prefect tasks grouped by domain; the logic they call lives in `engine/`."""
