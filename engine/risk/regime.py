@@ -209,8 +209,11 @@ def _from_frame(frame: pl.DataFrame, symbol: str | None, interval: str | None) -
     missing = {"open_time", "close"} - set(frame.columns)
     if missing:
         raise DataError(f"candle frame lacks column(s) {sorted(missing)}; expected the data/market layout")
-    symbols = set(frame["symbol"].unique().to_list()) if "symbol" in frame.columns else set()
-    intervals = set(frame["interval"].unique().to_list()) if "interval" in frame.columns else set()
+    nulls = [c for c in ("open_time", "close") if frame[c].null_count()]
+    if nulls:
+        raise DataError(f"candle frame has missing values in {nulls}")
+    symbols = {s for s in frame["symbol"].unique().to_list() if s} if "symbol" in frame.columns else set()
+    intervals = {i for i in frame["interval"].unique().to_list() if i} if "interval" in frame.columns else set()
     name = _one(symbols | ({symbol} if symbol else set()), "symbol")
     label = _one(intervals | ({interval} if interval else set()), "interval")
     if not label:

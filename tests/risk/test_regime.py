@@ -160,6 +160,10 @@ def test_polars_frame_equals_candles() -> None:
     assert list(regime_history(frame)) == list(regime_history(series))
     with pytest.raises(DataError, match="interval"):
         detect_regime(frame.drop("interval"))
+    assert detect_regime(frame.drop("interval"), interval="1h") == detect_regime(series)
+    with pytest.raises(DataError, match=r"missing values in \['close'\]"):
+        detect_regime(frame.with_columns(pl.when(pl.col("open_time") == T0).then(None).otherwise(pl.col("close"))
+                                         .alias("close")))
 
 
 def test_history_yields_every_hour_and_skips_gaps() -> None:
