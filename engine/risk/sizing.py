@@ -92,7 +92,7 @@ def size_order(request: OrderRequest, state: AccountState, params: RiskParameter
         return rejection(request, params, RejectReason.INVALID_REQUEST, problem)
     market = request.order_type is not OrderType.LIMIT
     price = _order_price(request, instrument)
-    if not instrument.min_price <= price <= instrument.max_price:
+    if request.order_type is not OrderType.MARKET and not instrument.min_price <= price <= instrument.max_price:
         return rejection(request, params, RejectReason.PRICE_FILTER,
                        f"price {price} is outside {instrument.symbol}'s range "
                        f"{instrument.min_price}..{instrument.max_price}")

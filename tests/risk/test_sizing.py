@@ -138,6 +138,8 @@ def test_exits_are_limited_to_the_position_and_exempt_from_caps_and_min_notional
     wrong_way = OrderRequest("BTCUSDT", Side.BUY, D("0.5"), D("60000"), reduce_only=True)
     assert size_order(wrong_way, state, CRASH, BTC).reason is RejectReason.NO_POSITION
     assert size_order(sell, account(), CRASH, BTC).reason is RejectReason.NO_POSITION
+    odd_reference = OrderRequest("BTCUSDT", Side.SELL, D("0.5"), D("0.001"), reduce_only=True)
+    assert size_order(odd_reference, state, CRASH, BTC).approved      # a market exit sends no price
 
 
 # -- properties ---------------------------------------------------------------------------------
