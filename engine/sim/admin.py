@@ -134,9 +134,12 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
 
     async def restart(request: web.Request) -> web.Response:
         body = await _body(request)
-        down = float(body.get("down", 1.0))
-        sim.schedule_restart(down, str(body.get("mode", "abort")))
-        return ok({"restarting": True, "down": down})
+        try:
+            fault = await sim.add_fault({"kind": "restart", "down": body.get("down", 1.0),
+                                         "mode": body.get("mode", "abort")})
+        except FaultError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        return ok({"restarting": True, **fault.describe()})
 
     async def connections(request: web.Request) -> web.Response:
         return ok([{"id": c.id, "path": c.path, "streams": sorted(c.streams), "user": bool(c.listen_keys),

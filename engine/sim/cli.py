@@ -16,7 +16,8 @@ from pathlib import Path
 
 from engine.config import Settings
 from engine.core.secret import Secret
-from engine.sim.options import DEMO_KEY, DEMO_SECRET, AccountSpec, SimOptions, parse_account, parse_speed, parse_time
+from engine.sim.options import (DEFAULT_START, DEMO_KEY, DEMO_SECRET, AccountSpec, SimOptions, parse_account,
+                                parse_speed, parse_time)
 
 ENV_ACCOUNT = re.compile(r"^SLT_ACCOUNT_(?P<id>[A-Z0-9_]+)_KEY$")
 
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--taker-fee", default="0.0005")
     parser.add_argument("--slippage", default="0.1", help="market-order impact coefficient (0 = none)")
     parser.add_argument("--weight-limit", type=int, default=2400, help="REST request weight per minute per IP")
+    parser.add_argument("--order-limit-10s", type=int, default=300, help="new orders per account per 10 s")
+    parser.add_argument("--order-limit-1m", type=int, default=1200, help="new orders per account per minute")
+    parser.add_argument("--end-after", help="replay length instead of --end, e.g. 1d, 6h, 90m")
     parser.add_argument("--listen-key-ttl", type=float, default=3600.0, help="listen key validity in seconds")
     parser.add_argument("--ws-ping-interval", type=float, default=180.0)
     parser.add_argument("--ws-pong-timeout", type=float, default=600.0)
@@ -73,6 +77,7 @@ def options_from(args: argparse.Namespace, settings: Settings, environ: dict[str
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",")) if args.symbols else settings.symbols,
         interval=args.interval or settings.interval, source=args.source,
         start_ms=parse_time(args.start) if args.start else None, end_ms=parse_time(args.end) if args.end else None,
+        orders_per_10s=args.order_limit_10s, orders_per_minute=args.order_limit_1m,
         data_dir=args.data_dir or settings.market_data_dir, seed=args.seed, accounts=tuple(seen.values()),
         demo_account=not args.no_demo, ticks_per_bar=args.ticks_per_bar, maker_fee=Decimal(args.maker_fee),
         taker_fee=Decimal(args.taker_fee), slippage=Decimal(args.slippage), weight_limit=args.weight_limit,
@@ -80,7 +85,18 @@ def options_from(args: argparse.Namespace, settings: Settings, environ: dict[str
         ws_pong_timeout=args.ws_pong_timeout, ws_max_queue=args.ws_max_queue)
     if args.regimes:
         values["regimes"] = args.regimes
+    if args.end_after:
+        start = values["start_ms"] if values["start_ms"] is not None else parse_time(DEFAULT_START)
+        values["end_ms"] = start + parse_duration(args.end_after)
     return SimOptions(**values)
+
+
+def parse_duration(text: str) -> int:
+    """'90m', '6h', '2d' -> milliseconds."""
+    m = re.fullmatch(r"(\d+)([mhd])", text.strip())
+    if not m:
+        raise ValueError(f"a duration is a number and m, h or d (90m, 6h, 2d); got {text!r}")
+    return int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]]
 
 
 def banner(sim: object) -> str:

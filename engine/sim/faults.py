@@ -5,7 +5,7 @@ A rule has a kind (below), an optional target (`path`: a glob on the REST path o
 requests/frames, then stop), an optional `probability` with a `seed` (each rule draws from its own
 `random.Random(seed)`, so a run is reproducible), and an optional `duration` in seconds.
 
-REST kinds: http_error (status, default 503), rate_limit (429 + Retry-After; `ban` -> 418),
+REST kinds: http_error (`status`, default 503; `body` html, or json for Binance's -1001), rate_limit (429 + Retry-After; `ban` -> 418),
 timeout_after_accept (the request is processed - an order is accepted and matched - then the answer
 is held `delay` seconds or the connection is `cut`), latency (`delay` seconds before handling),
 clock_skew (`offset_ms` added to the auth clock and /fapi/v1/time).
@@ -34,7 +34,7 @@ WS_KINDS = ("ws_drop", "ws_withhold_pongs", "ws_stall", "ws_malformed")
 KINDS = REST_KINDS + WS_KINDS + ("restart",)
 VARIANTS = ("bad_json", "nan_price", "negative_price", "high_below_low", "backwards_time", "unknown_stream")
 _PARAMS: dict[str, dict[str, Any]] = {
-    "http_error": {"status": 503},
+    "http_error": {"status": 503, "body": "html"},
     "rate_limit": {"retry_after": 5, "ban": False},
     "timeout_after_accept": {"mode": "delay", "delay": 30.0},
     "latency": {"delay": 0.5},
@@ -45,6 +45,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "ws_malformed": {"variant": "bad_json"},
     "restart": {"down": 1.0, "mode": "abort"},
 }
+_MODES = {"timeout_after_accept": ("delay", "cut"), "restart": ("abort", "close"), "ws_drop": ("abort", "close")}
 _TARGETS = ("path", "method", "stream", "count", "probability", "seed", "duration", "kind")
 _encode = msgspec.json.Encoder().encode
 
@@ -120,6 +121,10 @@ class Faults:
             raise FaultError(f"variant must be one of {', '.join(VARIANTS)}; got {params['variant']!r}")
         if kind == "http_error" and not (isinstance(params["status"], int) and 400 <= params["status"] <= 599):
             raise FaultError(f"status must be an HTTP error status 400-599; got {params['status']!r}")
+        if kind == "http_error" and params["body"] not in ("html", "json"):
+            raise FaultError(f"body must be html or json; got {params['body']!r}")
+        if kind in ("timeout_after_accept", "restart", "ws_drop") and params["mode"] not in _MODES[kind]:
+            raise FaultError(f"mode must be one of {', '.join(_MODES[kind])}; got {params['mode']!r}")
         probability = float(spec.get("probability", 1.0))
         if not 0.0 < probability <= 1.0:
             raise FaultError(f"probability must be in (0, 1]; got {probability!r}")

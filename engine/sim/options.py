@@ -58,8 +58,11 @@ def parse_speed(text: str | float) -> float:
     elif text.strip().lower() == "max":
         return math.inf
     else:
-        speed = float(text)
-    if not speed > 0:
+        try:
+            speed = float(text)
+        except ValueError:
+            raise ValueError(f"speed must be 'max' or a number > 0, got {text!r}") from None
+    if not speed > 0 or math.isnan(speed):
         raise ValueError(f"speed must be 'max' or a number > 0, got {text!r}")
     return speed
 

@@ -200,7 +200,7 @@ class Replay:
                 for conn in list(self.hub.connections):
                     if len(conn.queue) > self.hub.max_queue // 4:
                         self.hub.kick(conn, f"did not read {len(conn.queue)} queued frames within "
-                                            f"{self.slow_client_timeout:g} s at max speed")
+                                            f"{self.slow_client_timeout:g} s at max speed", abort=True)
                 return
             await asyncio.sleep(0.002)
 

@@ -4,11 +4,13 @@ wired to the exchange core and the replay. `Simulator` is also what tests start 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,7 +23,7 @@ from engine.sim.auth import api_key_of, params_of, verify
 from engine.sim.errors import BinanceError
 from engine.sim.events import Event
 from engine.sim.faults import WS_KINDS, Fault, FaultError, Faults
-from engine.sim.instruments import SymbolSpec, decimals, spec_for
+from engine.sim.instruments import KNOWN, SymbolSpec, decimals, spec_for
 from engine.sim.market import Market
 from engine.sim.matching import Exchange
 from engine.sim.numbers import num
@@ -64,11 +66,9 @@ def load_tapes(options: SimOptions) -> tuple[dict[str, Tape], dict[str, SymbolSp
         start = options.start_ms if options.start_ms is not None else parse_time(DEFAULT_START)
         start = int(align(start, interval))
         for symbol in options.symbols:
-            known = spec_for(symbol, 1.0) if symbol in ("BTCUSDT", "ETHUSDT", "XRPUSDT") else None
-            dp = decimals(known.instrument.tick_size) if known else 8
-            tape = load_tape(options.data_dir, symbol, interval, start, dp)
-            tapes[symbol] = tape
-            specs[symbol] = known or spec_for(symbol, float(tape.base.close[-1]))
+            tapes[symbol] = _file_tape(Path(options.data_dir).resolve(), symbol, interval, start)
+            known = KNOWN.get(symbol)
+            specs[symbol] = known or spec_for(symbol, float(tapes[symbol].base.close[-1]))
     else:
         raise ValueError(f"source must be 'file' or 'synthetic'; got {options.source!r}")
     if not tapes:
@@ -79,6 +79,13 @@ def load_tapes(options: SimOptions) -> tuple[dict[str, Tape], dict[str, SymbolSp
         if tape.base.index_of(start) < 0:
             raise ValueError(f"{symbol} has no {interval} bar at the replay start {start}")
     return tapes, specs, start, end
+
+
+@functools.lru_cache(maxsize=16)
+def _file_tape(data_dir: Path, symbol: str, interval: str, start: int) -> Tape:
+    """Tapes are read-only once built, so simulators in one process (tests) share them."""
+    known = KNOWN.get(symbol)
+    return load_tape(data_dir, symbol, interval, start, decimals(known.instrument.tick_size) if known else 8)
 
 
 class Simulator:
@@ -170,8 +177,8 @@ class Simulator:
             await asyncio.sleep(float(fired["latency"].params["delay"]))
         if "http_error" in fired:
             status = int(fired["http_error"].params["status"])
-            if status == 503:
-                return self._error(BinanceError(-1001, status=503))
+            if fired["http_error"].params["body"] == "json":
+                return self._error(BinanceError(-1001, status=status))
             return web.Response(status=status, text=f"<html><body><h1>{status}</h1>simulated failure</body></html>",
                                 content_type="text/html")
         if "rate_limit" in fired:
@@ -210,10 +217,10 @@ class Simulator:
         log.info("simulator listening on %s (websockets %s)", self.rest_url, self.ws_url)
 
     async def _listen(self) -> None:
-        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=self.options.restart_grace)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.port, reuse_address=True,
-                           shutdown_timeout=self.options.restart_grace)
+        site = web.TCPSite(self._runner, self.options.host, self.port, reuse_address=True)
         await site.start()
         self.port = site.port
 
@@ -232,22 +239,26 @@ class Simulator:
             await self._runner.cleanup()
             self._runner = None
 
-    def schedule_restart(self, down: float, mode: str = "abort") -> None:
-        task = asyncio.get_running_loop().create_task(self.restart(down, mode))
-        self._fault_tasks[-1 - self.restarts] = task
-
-    async def restart(self, down: float, mode: str = "abort") -> None:
-        """Close every connection, refuse connections for `down` seconds, come back with state intact."""
-        await asyncio.sleep(0.05)                 # let the admin answer go out first
-        self.down = True
+    def schedule_restart(self, down: float, mode: str = "abort") -> Fault:
+        """Register a restart fault and run it right after the current request has been answered."""
         fault = self.faults.add({"kind": "restart", "down": down, "mode": mode, "count": 1})
+        task = asyncio.get_running_loop().create_task(self.restart(fault))
+        self._fault_tasks[fault.id] = task
+        return fault
+
+    async def restart(self, fault: Fault) -> None:
+        """Close every connection, refuse connections for `down` seconds, come back with state intact."""
+        down = float(fault.params["down"])
+        await asyncio.sleep(0.05)                 # let the admin answer go out first
         fault.take()
         self.faults.record(fault, f"restart, down {down:g} s")
-        await self._close_everything(mode)
+        self.down = True
+        await self._close_everything(str(fault.params["mode"]))
         await asyncio.sleep(down)
         await self._listen()
         self.down = False
         self.restarts += 1
+        self._fault_tasks.pop(fault.id, None)
         log.info("simulator restarted after %.2f s", down)
 
     async def _expire_listen_keys(self) -> None:
@@ -268,8 +279,7 @@ class Simulator:
             down = spec.get("down", 1.0)
             if not isinstance(down, (int, float)) or down < 0:
                 raise FaultError(f"down must be seconds >= 0; got {down!r}")
-            self.schedule_restart(float(down), str(spec.get("mode", "abort")))
-            return Fault(id=0, kind="restart", params={"down": down})
+            return self.schedule_restart(float(down), str(spec.get("mode", "abort")))
         fault = self.faults.add(spec)
         loop = asyncio.get_running_loop()
         if fault.kind == "ws_drop":

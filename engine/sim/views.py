@@ -69,7 +69,10 @@ def current_open(state: SymbolState) -> int:
     """Open time of the base bar in progress (or about to start)."""
     if state.bar is not None:
         return state.bar.open_time
-    return int(state.tape.base.open_time[min(state.index, len(state.tape.base) - 1)])
+    base = state.tape.base
+    if state.index >= len(base):                         # the tape has ended: everything is closed
+        return int(base.open_time[-1]) + base.interval_ms
+    return int(base.open_time[state.index])
 
 
 def kline_row(bar: Partial, interval: str, trades: int) -> list[Any]:

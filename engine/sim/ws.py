@@ -146,7 +146,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                 sim.hub.kick(conn, f"connection older than {opts.ws_max_age:g} s")
                 return
             if now - conn.last_pong > opts.ws_pong_timeout:
-                sim.hub.kick(conn, f"no pong for {opts.ws_pong_timeout:g} s")
+                sim.hub.kick(conn, f"no pong for {opts.ws_pong_timeout:g} s", abort=True)
                 return
             if now >= next_ping:
                 next_ping = now + opts.ws_ping_interval
