@@ -149,7 +149,8 @@ class Market:
         closes: list[BarClose] = []
         for state in self.states.values():
             base = state.tape.base
-            index = state.tape.base.index_of(bar_open) if state.index < 0 or int(base.open_time[state.index]) != bar_open else state.index
+            on_bar = 0 <= state.index < len(base) and int(base.open_time[state.index]) == bar_open
+            index = state.index if on_bar else base.index_of(bar_open)
             if index < 0:
                 continue                   # no data for this symbol here
             state.index = index

@@ -9,7 +9,10 @@ Matching against the replayed tape (one-tick book around the last trade price, s
   sell: last >= price), at most the path step's traded volume per step (so large orders fill partially).
 * Conditional orders trigger on the mark or last price (workingType) and then send a MARKET or LIMIT
   order with the algo's client id.
-* After each tick, accounts exposed to the symbol are checked for liquidation (`margin.py`)."""
+* After each tick, accounts exposed to the symbol are checked for liquidation (`liquidation.py`).
+
+`new_order`, `fill` and `finish` are the core's own building blocks (used by `liquidation.py`);
+clients of the core call `place_order`, `cancel_order`, `place_algo`, `update_quote` and friends."""
 
 from __future__ import annotations
 
@@ -21,11 +24,11 @@ from engine.sim.accounts import Account
 from engine.sim.errors import BinanceError
 from engine.sim.events import AccountEvent, AlgoEvent, ConfigEvent, Event, OrderEvent
 from engine.sim.instruments import SymbolSpec
-from engine.sim.margin import AccountRisk, assess, cross_liquidatable, isolated_liquidatable
+from engine.sim.liquidation import liquidate
+from engine.sim.margin import AccountRisk, assess
 from engine.sim.orders import AlgoOrder, SimOrder, Trade
-from engine.sim.pricing import FeeSchedule, Quote, SlippageModel, money
-from engine.sim.settlement import (account_event, cover_negative_cross_wallet, position_state, settle_fill,
-                                   settle_funding)
+from engine.sim.pricing import FeeSchedule, Quote, SlippageModel
+from engine.sim.settlement import account_event, position_state, settle_fill, settle_funding
 from engine.sim.validation import OrderRequest, parse_order
 
 ZERO = Decimal(0)
@@ -106,7 +109,7 @@ class Exchange:
             self._check_margin(account, req.symbol, req.side, req.quantity, reference)
         if req.type == "LIMIT" and req.time_in_force == "GTX" and marketable:
             raise BinanceError(-5022)
-        order = self._new_order(account, req, now)
+        order = self.new_order(account, req, now)
         return order, self._execute(account, order, marketable, now)
 
     def cancel_order(self, key: str, symbol: str, order_id: int | None, client_id: str | None,
@@ -116,14 +119,14 @@ class Exchange:
         order = self.find_order(key, symbol, order_id, client_id)
         if order is None or not order.is_open:
             raise BinanceError(-2011)
-        return order, self._finish(account, order, "CANCELED", now)
+        return order, self.finish(account, order, "CANCELED", now)
 
     def cancel_all(self, key: str, symbol: str, now: int) -> list[Event]:
         account = self.accounts[key]
         self._spec(symbol)
         events: list[Event] = []
         for order in account.open_orders(symbol):
-            events += self._finish(account, order, "CANCELED", now)
+            events += self.finish(account, order, "CANCELED", now)
         return events
 
     def find_order(self, key: str, symbol: str, order_id: int | None, client_id: str | None) -> SimOrder | None:
@@ -175,7 +178,7 @@ class Exchange:
         self.quotes[quote.symbol] = quote
         events = self._trigger(quote)
         events += self._match(quote)
-        events += self._liquidate(quote.symbol, quote.time)
+        events += liquidate(self, quote.symbol, quote.time)
         return events
 
     def apply_funding(self, symbol: str, rate: Decimal, now: int) -> list[Event]:
@@ -216,7 +219,7 @@ class Exchange:
         if opening and opening * price / account.leverage_of(symbol) > self.risk(account.key).available:
             raise BinanceError(-2019)
 
-    def _new_order(self, account: Account, req: OrderRequest, now: int, *, orig_type: str = "",
+    def new_order(self, account: Account, req: OrderRequest, now: int, *, orig_type: str = "",
                    stop_price: Decimal = ZERO, working_type: str = "CONTRACT_PRICE") -> SimOrder:
         order_id = self._next_order
         self._next_order += 1
@@ -239,20 +242,20 @@ class Exchange:
             price = self.slippage.taker_price(order.side, order.quantity, quote, inst)
             if order.type == "LIMIT":
                 price = min(price, order.price) if order.side == "BUY" else max(price, order.price)
-            events += self._fill(account, order, order.quantity, price, False, now)
+            events += self.fill(account, order, order.quantity, price, False, now)
         elif order.time_in_force in ("IOC", "FOK"):
-            events += self._finish(account, order, "EXPIRED", now)
+            events += self.finish(account, order, "EXPIRED", now)
         else:
             self._resting[order.symbol].append(order)
         return events
 
-    def _fill(self, account: Account, order: SimOrder, quantity: Decimal, price: Decimal, maker: bool,
+    def fill(self, account: Account, order: SimOrder, quantity: Decimal, price: Decimal, maker: bool,
               now: int) -> list[Event]:
         if order.reduce_only:
             pos = account.positions.get(order.symbol)
             amount = pos.amount if pos is not None else ZERO
             if amount == 0 or (amount > 0) == (order.side == "BUY"):
-                return self._finish(account, order, "EXPIRED", now)
+                return self.finish(account, order, "EXPIRED", now)
             quantity = min(quantity, abs(amount))
         liquidation = order.type == "LIQUIDATION"
         commission = ZERO if liquidation else self.fees.commission(quantity, price, maker)
@@ -273,16 +276,20 @@ class Exchange:
         events.append(account_event(account, now, "ORDER",
                                     (position_state(account, account.positions[order.symbol], mark),)))
         if order.status == "PARTIALLY_FILLED" and order.reduce_only and not account.positions[order.symbol].amount:
-            events += self._finish(account, order, "EXPIRED", now)
+            events += self.finish(account, order, "EXPIRED", now)
         elif order.status == "FILLED" and order in self._resting[order.symbol]:
             self._resting[order.symbol].remove(order)
         return events
 
-    def _finish(self, account: Account, order: SimOrder, status: str, now: int) -> list[Event]:
+    def finish(self, account: Account, order: SimOrder, status: str, now: int) -> list[Event]:
         order.status, order.update_time = status, now
         if order in self._resting[order.symbol]:
             self._resting[order.symbol].remove(order)
         return [OrderEvent(account.key, now, status, order.snapshot())]
+
+    def exposed(self, symbol: str) -> list[str]:
+        """Accounts holding a position in `symbol`, in a fixed order."""
+        return sorted(self._exposed[symbol])
 
     def _track_exposure(self, account: Account, symbol: str) -> None:
         if account.positions[symbol].amount:
@@ -316,7 +323,7 @@ class Exchange:
         except BinanceError as exc:
             algo.status, algo.fail_reason = "EXPIRED", exc.msg
             return [AlgoEvent(account.key, now, algo.snapshot())]
-        order = self._new_order(account, req, now, orig_type=algo.order_type, stop_price=algo.trigger_price,
+        order = self.new_order(account, req, now, orig_type=algo.order_type, stop_price=algo.trigger_price,
                                 working_type=algo.working_type)
         # the triggered order carries the algo's client id, so a client can follow its stop by one id
         del account.client_ids[order.client_id]
@@ -343,58 +350,5 @@ class Exchange:
             touched = quote.last <= order.price if order.side == "BUY" else quote.last >= order.price
             if touched:
                 account = self.accounts[order.account]
-                events += self._fill(account, order, min(order.remaining, cap), order.price, True, quote.time)
-        return events
-
-    def _liquidate(self, symbol: str, now: int) -> list[Event]:
-        events: list[Event] = []
-        for key in sorted(self._exposed[symbol]):
-            account = self.accounts[key]
-            risk = assess(account, self.marks(), self.specs)
-            for prisk in risk.positions:
-                if isolated_liquidatable(prisk):
-                    events += self._close_by_liquidation(account, [prisk.symbol], now, isolated=True)
-            risk = assess(account, self.marks(), self.specs)
-            if cross_liquidatable(risk):
-                cross = [r.symbol for r in risk.positions if not r.isolated]
-                events += self._close_by_liquidation(account, cross, now, isolated=False)
-        return events
-
-    def _close_by_liquidation(self, account: Account, symbols: list[str], now: int, *, isolated: bool) -> list[Event]:
-        """Close at the mark price without commission. Isolated: the position's whole margin is lost
-        (what the close did not lose goes as clearance fee; a loss beyond it is covered by the
-        insurance fund). Cross: the maintenance margin is charged as clearance fee, capped at the
-        cross wallet; a negative cross wallet is lifted to zero by the insurance fund."""
-        events: list[Event] = []
-        for order in account.open_orders():
-            if not isolated or order.symbol in symbols:
-                events += self._finish(account, order, "CANCELED", now)
-        maint = ZERO
-        realized_total = ZERO
-        margin_lost = ZERO
-        for symbol in symbols:
-            pos = account.positions[symbol]
-            mark = self.quotes[symbol].mark
-            maint += abs(pos.amount) * mark * self.specs[symbol].maint_margin_rate
-            margin_lost += pos.isolated_wallet
-            req = OrderRequest(symbol=symbol, side="SELL" if pos.amount > 0 else "BUY", type="LIQUIDATION",
-                               quantity=abs(pos.amount), client_id=f"autoclose-{now}-{self._next_order}",
-                               reduce_only=True)
-            order = self._new_order(account, req, now)
-            before = account.ledger.realized
-            events += self._fill(account, order, order.quantity, mark, False, now)
-            realized_total += account.ledger.realized - before
-        if isolated:
-            shortfall = margin_lost + realized_total      # what is left of the isolated margin
-            fee = max(ZERO, shortfall)
-            account.wallet += max(ZERO, -shortfall)       # a loss beyond the margin: insurance fund
-            account.ledger.insurance += max(ZERO, -shortfall)
-        else:
-            fee = max(ZERO, min(money(maint), account.cross_wallet))
-        account.wallet -= fee
-        account.ledger.liquidation_fees += fee
-        account.ledger.liquidations += 1
-        cover_negative_cross_wallet(account)
-        if fee:
-            events.append(account_event(account, now, "ORDER", (), -fee))
+                events += self.fill(account, order, min(order.remaining, cap), order.price, True, quote.time)
         return events

@@ -21,8 +21,3 @@ def fixed(x: Decimal | float, places: int) -> str:
         return format(x.quantize(Decimal(1).scaleb(-places)), "f") if places else format(x.quantize(Decimal(1)), "f")
     return f"{x:.{places}f}"
 
-
-def dec(x: Decimal) -> str:
-    """A Decimal as plain text without exponent or trailing zeros beyond its own precision."""
-    text = format(x, "f")
-    return text

@@ -101,6 +101,30 @@ class SimOptions:
     slow_client_timeout: float = 10.0
     restart_grace: float = 0.2
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port must be 0-65535, got {self.port}")
+        if self.ticks_per_bar < 3:
+            problems.append(f"ticks_per_bar must be >= 3 (open, high, low, close), got {self.ticks_per_bar}")
+        if not self.speed > 0:
+            problems.append(f"speed must be > 0, got {self.speed}")
+        for name in ("maker_fee", "taker_fee", "slippage"):
+            value = getattr(self, name)
+            if not value.is_finite() or value < 0:
+                problems.append(f"{name} must be a number >= 0, got {value}")
+        for name in ("weight_limit", "orders_per_10s", "orders_per_minute", "ws_max_queue", "ws_message_rate",
+                     "ws_max_streams"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("listen_key_ttl", "ws_ping_interval", "ws_pong_timeout", "ws_max_age", "slow_client_timeout"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be seconds > 0, got {getattr(self, name)}")
+        if self.source not in ("file", "synthetic"):
+            problems.append(f"source must be file or synthetic, got {self.source!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     def all_accounts(self) -> tuple[AccountSpec, ...]:
         demo = (AccountSpec(DEMO_KEY, Secret(DEMO_SECRET), DEMO_USDT),) if self.demo_account else ()
         keys = {a.key for a in self.accounts}

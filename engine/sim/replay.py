@@ -77,7 +77,7 @@ class Replay:
         time = self.bar_open + int(self.market.offsets[self.k])
         self.now_ms = time
         for tick in ticks:
-            self._publish_tick(tick)
+            self.publish_tick(tick)
             state = self.market.states[tick.symbol]
             self.dispatch(self.exchange.update_quote(state.quote(time)))
         if ticks and (self.hub.wants("!markPrice@arr") or self.hub.wants("!markPrice@arr@1s")):
@@ -103,6 +103,7 @@ class Replay:
         done = 0
         while done < steps and self.step_once():
             done += 1
+        self._reanchor()
         return done
 
     def step_until(self, market_ms: int) -> int:
@@ -111,6 +112,7 @@ class Replay:
         while not self.finished and self.bar_open + int(self.market.offsets[self.k]) <= market_ms:
             self.step_once()
             done += 1
+        self._reanchor()
         return done
 
     def step_bars(self, bars: int) -> int:
@@ -118,7 +120,7 @@ class Replay:
         target = self.bar_open + bars * self.interval_ms - 1
         return self.step_until(target)
 
-    def _publish_tick(self, tick: Tick) -> None:
+    def publish_tick(self, tick: Tick) -> None:
         hub = self.hub
         state = self.market.states[tick.symbol]
         lower = tick.symbol.lower()
@@ -157,6 +159,10 @@ class Replay:
             self.hub.publish(stream, frames.kline(state, close.interval, close.bar, True, time, trades))
 
     # ---- pacing (real time) ---------------------------------------------------------------------
+    def _reanchor(self) -> None:
+        """After manual steps a running clock continues from here instead of waiting for real time."""
+        self._anchor = (systime.monotonic(), self.now_ms)
+
     def pause(self) -> None:
         self.paused = True
         self._resumed.clear()

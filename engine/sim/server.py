@@ -198,7 +198,7 @@ class Simulator:
             if params["mode"] == "cut":
                 if request.transport is not None:
                     request.transport.abort()
-                raise asyncio.CancelledError()
+                raise asyncio.CancelledError()    # nothing can be sent any more; aiohttp drops the request quietly
             await asyncio.sleep(float(params["delay"]))
         return response
 
@@ -344,7 +344,7 @@ class Simulator:
         """Move the last and/or mark price off the tape; runs triggers, matching and liquidation."""
         now = self.replay.now_ms
         tick = self.market.override(symbol, now, price, mark)
-        self.replay._publish_tick(tick)
+        self.replay.publish_tick(tick)
         events = self.exchange.update_quote(self.market.states[symbol].quote(now))
         self.dispatch(events)
         return len(events)
@@ -368,5 +368,5 @@ class Simulator:
         return {**self.clock_state(), "rest_url": self.rest_url, "ws_url": self.ws_url,
                 "symbols": sorted(self.market.states), "interval": self.market.interval,
                 "intervals": self.market.intervals, "accounts": len(self.exchange.accounts),
-                "connections": len(self.hub.connections), "restarts": self.restarts,
-                "kicked": [{"connection": c, "reason": r} for c, r in self.hub.kicked[-50:]]}
+                "connections": len(self.hub.connections), "restarts": self.restarts, "down": self.down,
+                "kicked": [{"connection": c, "reason": r} for c, r in list(self.hub.kicked)[-50:]]}

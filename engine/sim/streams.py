@@ -133,7 +133,7 @@ class Hub:
         self.subs: dict[str, set[Connection]] = {}
         self.users: dict[str, set[Connection]] = {}     # listen key -> connections
         self.before_frame: Callable[[str, Any], list[tuple[str, bytes]]] | None = None   # fault hook
-        self.kicked: list[tuple[int, str]] = []
+        self.kicked: deque[tuple[int, str]] = deque(maxlen=1000)
 
     def add(self, ws: web.WebSocketResponse, path: str, peer: str, combined: bool) -> Connection:
         conn = Connection(ws, path, peer, combined=combined, max_queue=self.max_queue, on_overflow=self.kick)

@@ -39,6 +39,7 @@ class SimHandle:
     ws_url: str
     sim: Simulator | None = None                 # in-process only
     process: subprocess.Popen[str] | None = None  # subprocess only
+    log_path: Path | None = None                  # subprocess only: its stderr log
     key: str = DEMO_KEY
     secret: str = DEMO_SECRET
     control: SimControl = field(init=False)
@@ -100,11 +101,11 @@ async def sim(sim_factory: Callable[..., Awaitable[SimHandle]]) -> SimHandle:
     return await sim_factory()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+def _wait_ready(url: str, process: subprocess.Popen[str], log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"simulator exited with {process.returncode}: {process.stderr.read() if process.stderr else ''}")
+            raise RuntimeError(f"simulator exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url + "/fapi/v1/ping", timeout=1) as resp:
                 if resp.status == 200:
@@ -115,7 +116,9 @@ def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 30.0)
 
 
 @pytest.fixture
-def sim_process_factory() -> Iterator[Callable[..., SimHandle]]:
+def sim_process_factory(tmp_path: Path) -> Iterator[Callable[..., SimHandle]]:
+    """The simulator's log goes to a file (`handle.log_path`): a pipe nobody reads would fill up and
+    block it. Its stdout (the banner) is a pipe the test may read."""
     from tests.conftest import free_port
     processes: list[subprocess.Popen[str]] = []
 
@@ -123,12 +126,16 @@ def sim_process_factory() -> Iterator[Callable[..., SimHandle]]:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLT_")}
         env["SLT_MARKET_DATA_DIR"] = str(MARKET)
-        process = subprocess.Popen([sys.executable, "-m", "engine.sim", "--port", str(port), *args], cwd=REPO,
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        log = tmp_path / f"sim-{port}.log"
+        with log.open("w") as sink:
+            process = subprocess.Popen([sys.executable, "-m", "engine.sim", "--port", str(port), *args], cwd=REPO,
+                                       env=env, stdout=subprocess.PIPE, stderr=sink, text=True)
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process)
-        return SimHandle(url, f"ws://127.0.0.1:{port}", process=process)
+        _wait_ready(url, process, log)
+        handle = SimHandle(url, f"ws://127.0.0.1:{port}", process=process)
+        handle.log_path = log
+        return handle
 
     yield start
     for process in processes:
@@ -139,9 +146,8 @@ def sim_process_factory() -> Iterator[Callable[..., SimHandle]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""Liquidation: after every tick, accounts holding the symbol are checked against their
+maintenance margin (`margin.py`) and closed at the mark price when they fall through it.
+
+* Isolated: the position's whole isolated margin is lost; what the close at the mark did not lose
+  goes as clearance fee, a loss beyond it is paid by the insurance fund.
+* Cross: all cross positions close; the maintenance margin is charged as clearance fee (capped at
+  the cross wallet), and a negative cross wallet is lifted to zero by the insurance fund.
+Liquidation fills carry no commission, use client ids `autoclose-...` and execution type CALCULATED."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from engine.sim.accounts import Account
+from engine.sim.events import Event
+from engine.sim.margin import assess, cross_liquidatable, isolated_liquidatable
+from engine.sim.pricing import money
+from engine.sim.settlement import account_event, cover_negative_cross_wallet
+from engine.sim.validation import OrderRequest
+
+if TYPE_CHECKING:
+    from engine.sim.matching import Exchange
+
+ZERO = Decimal(0)
+
+
+def liquidate(exchange: Exchange, symbol: str, now: int) -> list[Event]:
+    events: list[Event] = []
+    for key in exchange.exposed(symbol):
+        account = exchange.accounts[key]
+        risk = assess(account, exchange.marks(), exchange.specs)
+        for prisk in risk.positions:
+            if isolated_liquidatable(prisk):
+                events += close_positions(exchange, account, [prisk.symbol], now, isolated=True)
+        risk = assess(account, exchange.marks(), exchange.specs)
+        if cross_liquidatable(risk):
+            cross = [r.symbol for r in risk.positions if not r.isolated]
+            events += close_positions(exchange, account, cross, now, isolated=False)
+    return events
+
+
+def close_positions(exchange: Exchange, account: Account, symbols: list[str], now: int, *,
+                    isolated: bool) -> list[Event]:
+    events: list[Event] = []
+    for order in account.open_orders():
+        if not isolated or order.symbol in symbols:
+            events += exchange.finish(account, order, "CANCELED", now)
+    maint = ZERO
+    realized_total = ZERO
+    margin_lost = ZERO
+    for symbol in symbols:
+        pos = account.positions[symbol]
+        mark = exchange.quotes[symbol].mark
+        maint += abs(pos.amount) * mark * exchange.specs[symbol].maint_margin_rate
+        margin_lost += pos.isolated_wallet
+        req = OrderRequest(symbol=symbol, side="SELL" if pos.amount > 0 else "BUY", type="LIQUIDATION",
+                           quantity=abs(pos.amount), client_id=f"autoclose-{now}-{symbol.lower()}",
+                           reduce_only=True)
+        order = exchange.new_order(account, req, now)
+        before = account.ledger.realized
+        events += exchange.fill(account, order, order.quantity, mark, False, now)
+        realized_total += account.ledger.realized - before
+    if isolated:
+        shortfall = margin_lost + realized_total      # what is left of the isolated margin
+        fee = max(ZERO, shortfall)
+        account.wallet += max(ZERO, -shortfall)       # a loss beyond the margin: insurance fund
+        account.ledger.insurance += max(ZERO, -shortfall)
+    else:
+        fee = max(ZERO, min(money(maint), account.cross_wallet))
+    account.wallet -= fee
+    account.ledger.liquidation_fees += fee
+    account.ledger.liquidations += 1
+    cover_negative_cross_wallet(account)
+    if fee:
+        events.append(account_event(account, now, "ORDER", (), -fee))
+    return events
