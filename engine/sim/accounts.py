@@ -70,6 +70,8 @@ class Account:
     algos: dict[int, AlgoOrder] = field(default_factory=dict)
     algo_client_ids: dict[str, int] = field(default_factory=dict)
     used_client_ids: set[str] = field(default_factory=set)      # any id used since start (-4116)
+    resting: dict[int, SimOrder] = field(default_factory=dict)  # open orders (kept by the core)
+    waiting: dict[int, AlgoOrder] = field(default_factory=dict) # open conditional orders
     trades: list[Trade] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     update_time: int = 0
@@ -87,10 +89,10 @@ class Account:
         return pos
 
     def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
-        return [o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+        return [o for o in self.resting.values() if symbol is None or o.symbol == symbol]
 
     def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
-        return [a for a in self.algos.values() if a.is_open and (symbol is None or a.symbol == symbol)]
+        return [a for a in self.waiting.values() if symbol is None or a.symbol == symbol]
 
     @property
     def isolated_total(self) -> Decimal:

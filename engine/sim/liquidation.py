@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine.sim.accounts import Account
 from engine.sim.events import Event
-from engine.sim.margin import assess, cross_liquidatable, isolated_liquidatable
+from engine.sim.margin import at_risk
 from engine.sim.pricing import money
 from engine.sim.settlement import account_event, cover_negative_cross_wallet
 from engine.sim.validation import OrderRequest
@@ -29,14 +29,16 @@ def liquidate(exchange: Exchange, symbol: str, now: int) -> list[Event]:
     events: list[Event] = []
     for key in exchange.exposed(symbol):
         account = exchange.accounts[key]
-        risk = assess(account, exchange.marks(), exchange.specs)
-        for prisk in risk.positions:
-            if isolated_liquidatable(prisk):
-                events += close_positions(exchange, account, [prisk.symbol], now, isolated=True)
-        risk = assess(account, exchange.marks(), exchange.specs)
-        if cross_liquidatable(risk):
-            cross = [r.symbol for r in risk.positions if not r.isolated]
-            events += close_positions(exchange, account, cross, now, isolated=False)
+        marks = exchange.marks()
+        isolated, cross = at_risk(account, marks, exchange.specs)
+        for name in isolated:
+            events += close_positions(exchange, account, [name], now, isolated=True)
+        if isolated:
+            cross = at_risk(account, marks, exchange.specs)[1]
+        if cross:
+            symbols = [p.symbol for p in account.positions.values()
+                       if p.amount and account.margin_type_of(p.symbol) == "cross"]
+            events += close_positions(exchange, account, symbols, now, isolated=False)
     return events
 
 

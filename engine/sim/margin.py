@@ -72,9 +72,10 @@ def open_order_margin(account: Account) -> Decimal:
 
 
 def position_risk(account: Account, pos: Position, mark: Decimal, spec: SymbolSpec,
-                  cross_others: tuple[Decimal, Decimal] = (ZERO, ZERO)) -> PositionRisk:
+                  cross_others: tuple[Decimal, Decimal] = (ZERO, ZERO), *, prices: bool = True) -> PositionRisk:
     """`cross_others` = (uPnL, maintenance margin) of the account's other cross positions, which a
-    cross position's liquidation price depends on."""
+    cross position's liquidation price depends on. `prices=False` skips the liquidation price (the
+    per-tick liquidation check does not need it)."""
     leverage = account.leverage_of(pos.symbol)
     isolated = account.margin_type_of(pos.symbol) == "isolated" and pos.amount != 0
     notional = pos.amount * mark
@@ -88,7 +89,8 @@ def position_risk(account: Account, pos: Position, mark: Decimal, spec: SymbolSp
         unrealized=pos.unrealized(mark), notional=notional, initial_margin=abs(notional) / leverage,
         maint_margin=mm, isolated=isolated, isolated_wallet=pos.isolated_wallet if isolated else ZERO,
         leverage=leverage,
-        liquidation_price=liquidation_price(pos.amount, pos.entry_price, collateral, spec.maint_margin_rate))
+        liquidation_price=liquidation_price(pos.amount, pos.entry_price, collateral, spec.maint_margin_rate)
+        if prices else ZERO)
 
 
 def liquidation_price(amount: Decimal, entry: Decimal, collateral: Decimal, rate: Decimal) -> Decimal:
@@ -102,7 +104,8 @@ def liquidation_price(amount: Decimal, entry: Decimal, collateral: Decimal, rate
     return price if price > 0 else ZERO
 
 
-def assess(account: Account, marks: Mapping[str, Decimal], specs: Mapping[str, SymbolSpec]) -> AccountRisk:
+def assess(account: Account, marks: Mapping[str, Decimal], specs: Mapping[str, SymbolSpec], *,
+           prices: bool = True) -> AccountRisk:
     open_positions = [p for p in account.positions.values() if p.amount]
     cross = [p for p in open_positions if account.margin_type_of(p.symbol) == "cross"]
     cross_upnl = {p.symbol: p.unrealized(marks[p.symbol]) for p in cross}
@@ -112,7 +115,7 @@ def assess(account: Account, marks: Mapping[str, Decimal], specs: Mapping[str, S
     risks = []
     for pos in open_positions:
         others = (total_cross_upnl - cross_upnl.get(pos.symbol, ZERO), total_cross_mm - cross_mm.get(pos.symbol, ZERO))
-        risks.append(position_risk(account, pos, marks[pos.symbol], specs[pos.symbol], others))
+        risks.append(position_risk(account, pos, marks[pos.symbol], specs[pos.symbol], others, prices=prices))
     cross_im = sum((r.initial_margin for r in risks if not r.isolated), ZERO)
     oim = open_order_margin(account)
     return AccountRisk(
@@ -121,6 +124,28 @@ def assess(account: Account, marks: Mapping[str, Decimal], specs: Mapping[str, S
         position_initial_margin=sum((r.initial_margin for r in risks), ZERO), open_order_initial_margin=oim,
         maint_margin=sum((r.maint_margin for r in risks), ZERO), cross_maint_margin=total_cross_mm,
         available=account.cross_wallet + total_cross_upnl - cross_im - oim, positions=tuple(risks))
+
+
+def at_risk(account: Account, marks: Mapping[str, Decimal], specs: Mapping[str, SymbolSpec]) -> tuple[list[str], bool]:
+    """The per-tick liquidation check in one pass: (isolated symbols to liquidate, cross liquidation?).
+    The same conditions as `isolated_liquidatable` and `cross_liquidatable`."""
+    isolated: list[str] = []
+    cross_upnl = cross_mm = ZERO
+    has_cross = False
+    for pos in account.positions.values():
+        if not pos.amount:
+            continue
+        mark = marks[pos.symbol]
+        upnl = pos.amount * (mark - pos.entry_price)
+        mm = abs(pos.amount) * mark * specs[pos.symbol].maint_margin_rate
+        if account.margin_type_of(pos.symbol) == "isolated":
+            if pos.isolated_wallet + upnl <= mm:
+                isolated.append(pos.symbol)
+        else:
+            has_cross = True
+            cross_upnl += upnl
+            cross_mm += mm
+    return isolated, has_cross and account.cross_wallet + cross_upnl <= cross_mm
 
 
 def cross_liquidatable(risk: AccountRisk) -> bool:

@@ -42,8 +42,8 @@ class Exchange:
         self.slippage = slippage or SlippageModel()
         self.accounts: dict[str, Account] = {}
         self.quotes: dict[str, Quote] = {}
-        self._resting: dict[str, list[SimOrder]] = {s: [] for s in self.specs}
-        self._algos: dict[str, list[AlgoOrder]] = {s: [] for s in self.specs}
+        self._resting: dict[str, dict[int, SimOrder]] = {s: {} for s in self.specs}   # in time priority
+        self._algos: dict[str, dict[int, AlgoOrder]] = {s: {} for s in self.specs}
         self._exposed: dict[str, set[str]] = {s: set() for s in self.specs}
         self._next_order = 1_000_001
         self._next_trade = 5_000_001
@@ -154,7 +154,8 @@ class Exchange:
         account.algos[algo.algo_id] = algo
         account.algo_client_ids[algo.client_id] = algo.algo_id
         account.used_client_ids.add(algo.client_id)
-        self._algos[req.symbol].append(algo)
+        self._algos[req.symbol][algo.algo_id] = algo
+        account.waiting[algo.algo_id] = algo
         return algo, [AlgoEvent(key, now, algo.snapshot())]
 
     def cancel_algo(self, key: str, symbol: str | None, algo_id: int | None, client_id: str | None,
@@ -163,7 +164,7 @@ class Exchange:
         if algo is None or not algo.is_open or (symbol and algo.symbol != symbol):
             raise BinanceError(-2011)
         algo.status, algo.update_time = "CANCELED", now
-        self._algos[algo.symbol].remove(algo)
+        self._unwait(algo)
         return algo, [AlgoEvent(key, now, algo.snapshot())]
 
     def find_algo(self, key: str, algo_id: int | None, client_id: str | None) -> AlgoOrder | None:
@@ -246,7 +247,8 @@ class Exchange:
         elif order.time_in_force in ("IOC", "FOK"):
             events += self.finish(account, order, "EXPIRED", now)
         else:
-            self._resting[order.symbol].append(order)
+            self._resting[order.symbol][order.order_id] = order
+            account.resting[order.order_id] = order
         return events
 
     def fill(self, account: Account, order: SimOrder, quantity: Decimal, price: Decimal, maker: bool,
@@ -277,15 +279,22 @@ class Exchange:
                                     (position_state(account, account.positions[order.symbol], mark),)))
         if order.status == "PARTIALLY_FILLED" and order.reduce_only and not account.positions[order.symbol].amount:
             events += self.finish(account, order, "EXPIRED", now)
-        elif order.status == "FILLED" and order in self._resting[order.symbol]:
-            self._resting[order.symbol].remove(order)
+        elif order.status == "FILLED":
+            self._unrest(account, order)
         return events
 
     def finish(self, account: Account, order: SimOrder, status: str, now: int) -> list[Event]:
         order.status, order.update_time = status, now
-        if order in self._resting[order.symbol]:
-            self._resting[order.symbol].remove(order)
+        self._unrest(account, order)
         return [OrderEvent(account.key, now, status, order.snapshot())]
+
+    def _unrest(self, account: Account, order: SimOrder) -> None:
+        self._resting[order.symbol].pop(order.order_id, None)
+        account.resting.pop(order.order_id, None)
+
+    def _unwait(self, algo: AlgoOrder) -> None:
+        self._algos[algo.symbol].pop(algo.algo_id, None)
+        self.accounts[algo.account].waiting.pop(algo.algo_id, None)
 
     def exposed(self, symbol: str) -> list[str]:
         """Accounts holding a position in `symbol`, in a fixed order."""
@@ -299,14 +308,14 @@ class Exchange:
 
     def _trigger(self, quote: Quote) -> list[Event]:
         events: list[Event] = []
-        for algo in list(self._algos[quote.symbol]):
+        for algo in list(self._algos[quote.symbol].values()):
             if algo.is_open and algo.triggers(self._working_price(algo)):
                 events += self._fire(algo, quote.time)
         return events
 
     def _fire(self, algo: AlgoOrder, now: int) -> list[Event]:
         account = self.accounts[algo.account]
-        self._algos[algo.symbol].remove(algo)
+        self._unwait(algo)
         algo.trigger_time = algo.update_time = now
         pos = account.positions.get(algo.symbol)
         amount = pos.amount if pos is not None else ZERO
@@ -344,7 +353,7 @@ class Exchange:
         events: list[Event] = []
         inst = self.specs[quote.symbol].instrument
         cap = max(inst.step_size, (quote.step_volume // inst.step_size) * inst.step_size)
-        for order in list(self._resting[quote.symbol]):
+        for order in list(self._resting[quote.symbol].values()):
             if not order.is_open:
                 continue
             touched = quote.last <= order.price if order.side == "BUY" else quote.last >= order.price

@@ -16,7 +16,7 @@ TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
 
 
-@dataclass
+@dataclass(eq=False)
 class SimOrder:
     order_id: int
     account: str
@@ -58,7 +58,7 @@ class SimOrder:
         return replace(self)
 
 
-@dataclass
+@dataclass(eq=False)
 class AlgoOrder:
     """A conditional order waiting on the exchange (`POST /fapi/v1/algoOrder`, algoType CONDITIONAL)."""
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.core.secret import Secret
+from engine.sim.accounts import Account, Position
 from engine.sim.errors import BinanceError
 from engine.sim.events import AccountEvent, AlgoEvent, OrderEvent
 from engine.sim.instruments import KNOWN
-from engine.sim.margin import liquidation_price
+from engine.sim.margin import assess, at_risk, cross_liquidatable, isolated_liquidatable, liquidation_price
 from engine.sim.matching import Exchange
 from engine.sim.pricing import FeeSchedule, Quote, SlippageModel
 
@@ -284,3 +287,24 @@ def test_reduce_only_stop_expires_if_the_position_is_gone() -> None:
     assert [e.algo.status for e in events if isinstance(e, AlgoEvent)] == ["EXPIRED"]
     assert events[0].algo.fail_reason == "ReduceOnly Order is rejected."
     assert ex.accounts["a"].positions["BTCUSDT"].amount == 0
+
+
+SPECS = {s: KNOWN[s] for s in ("BTCUSDT", "ETHUSDT")}
+amounts = st.decimals(min_value=-2, max_value=2, places=3)
+prices = st.decimals(min_value=100, max_value=100_000, places=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(wallet=st.decimals(min_value=0, max_value=5000, places=2), a=amounts, b=amounts, ea=prices, eb=prices,
+       ma=prices, mb=prices, iso=st.booleans(), iw=st.decimals(min_value=0, max_value=3000, places=2))
+def test_fast_liquidation_check_agrees_with_the_full_assessment(wallet, a, b, ea, eb, ma, mb, iso, iw) -> None:  # type: ignore[no-untyped-def]
+    account = Account("k", Secret("s"), wallet + (iw if iso else 0))
+    account.positions = {"BTCUSDT": Position("BTCUSDT", a, ea if a else D(0), iw if iso and a else D(0)),
+                         "ETHUSDT": Position("ETHUSDT", b, eb if b else D(0))}
+    if iso:
+        account.margin_type["BTCUSDT"] = "isolated"
+    marks = {"BTCUSDT": ma, "ETHUSDT": mb}
+    risk = assess(account, marks, SPECS)
+    isolated, cross = at_risk(account, marks, SPECS)
+    assert isolated == [r.symbol for r in risk.positions if isolated_liquidatable(r)]
+    assert cross == cross_liquidatable(risk)
