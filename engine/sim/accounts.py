@@ -41,6 +41,18 @@ class Position:
         return self.entry_price + self.fees / self.amount
 
 
+@dataclass(frozen=True)
+class Income:
+    """One wallet change as `GET /fapi/v1/income` reports it. The incomes of an account sum to its wallet."""
+
+    tran_id: int
+    time: int
+    kind: str          # TRANSFER, REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR
+    amount: Decimal
+    symbol: str = ""
+    trade_id: int = 0
+
+
 @dataclass
 class Ledger:
     """Running totals for exact PnL comparisons in tests."""
@@ -74,7 +86,12 @@ class Account:
     waiting: dict[int, AlgoOrder] = field(default_factory=dict) # open conditional orders
     trades: list[Trade] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
+    income: list[Income] = field(default_factory=list)
     update_time: int = 0
+
+    def record_income(self, kind: str, amount: Decimal, time: int, symbol: str = "", trade_id: int = 0) -> None:
+        if amount:
+            self.income.append(Income(len(self.income) + 1, time, kind, amount, symbol, trade_id))
 
     def leverage_of(self, symbol: str) -> int:
         return self.leverage.get(symbol, DEFAULT_LEVERAGE)

@@ -28,6 +28,25 @@ def agg_trade(state: SymbolState, tick: Tick) -> dict[str, Any]:
             "m": tick.buyer_maker}
 
 
+def trade(state: SymbolState, tick: Tick) -> dict[str, Any]:
+    dp = decimals(state.spec.instrument.step_size)
+    qty = max(float(state.spec.instrument.step_size), tick.qty)
+    return {"e": "trade", "E": tick.time, "T": tick.time, "s": state.symbol, "t": state.agg_id * 10,
+            "p": f"{tick.price:.{state.price_dp}f}", "q": f"{qty:.{dp}f}", "X": "MARKET", "m": tick.buyer_maker}
+
+
+def ticker(rest: dict[str, Any], time: int, mini: bool) -> dict[str, Any]:
+    """24hrTicker / 24hrMiniTicker from the REST ticker/24hr object."""
+    event = {"e": "24hrMiniTicker" if mini else "24hrTicker", "E": time, "s": rest["symbol"], "c": rest["lastPrice"],
+             "o": rest["openPrice"], "h": rest["highPrice"], "l": rest["lowPrice"], "v": rest["volume"],
+             "q": rest["quoteVolume"]}
+    if not mini:
+        event.update(p=rest["priceChange"], P=rest["priceChangePercent"], w=rest["weightedAvgPrice"],
+                     Q=rest["lastQty"], O=rest["openTime"], C=rest["closeTime"], F=rest["firstId"],
+                     L=rest["lastId"], n=rest["count"])
+    return event
+
+
 def book_ticker(state: SymbolState, tick: Tick) -> dict[str, Any]:
     inst = state.spec.instrument
     dp = state.price_dp

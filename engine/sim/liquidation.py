@@ -68,12 +68,14 @@ def close_positions(exchange: Exchange, account: Account, symbols: list[str], no
         fee = max(ZERO, shortfall)
         account.wallet += max(ZERO, -shortfall)       # a loss beyond the margin: insurance fund
         account.ledger.insurance += max(ZERO, -shortfall)
+        account.record_income("INSURANCE_CLEAR", max(ZERO, -shortfall), now, symbols[0])
     else:
         fee = max(ZERO, min(money(maint), account.cross_wallet))
     account.wallet -= fee
     account.ledger.liquidation_fees += fee
     account.ledger.liquidations += 1
-    cover_negative_cross_wallet(account)
+    account.record_income("INSURANCE_CLEAR", -fee, now, symbols[0])
+    cover_negative_cross_wallet(account, now)
     if fee:
         events.append(account_event(account, now, "ORDER", (), -fee))
     return events

@@ -55,6 +55,7 @@ class Exchange:
             raise ValueError(f"account {key!r} already exists")
         account = Account(key=key, secret=secret, wallet=usdt, update_time=now)
         account.ledger.deposits = usdt
+        account.record_income("TRANSFER", usdt, now)
         self.accounts[key] = account
         return account
 
@@ -261,7 +262,8 @@ class Exchange:
             quantity = min(quantity, abs(amount))
         liquidation = order.type == "LIQUIDATION"
         commission = ZERO if liquidation else self.fees.commission(quantity, price, maker)
-        realized = settle_fill(account, order.symbol, order.sign * quantity, price, commission, now)
+        realized = settle_fill(account, order.symbol, order.sign * quantity, price, commission, now,
+                               self._next_trade)
         self._track_exposure(account, order.symbol)
         order.executed += quantity
         order.cum_quote += quantity * price

@@ -30,6 +30,8 @@ def weight_of(method: str, path: str, params: Mapping[str, str]) -> int:
         return 1 if params.get("symbol") else 40
     if path.endswith(("/account", "/positionRisk", "/userTrades", "/balance", "/allOrders", "/allAlgoOrders")):
         return 5
+    if path.endswith("/income"):
+        return 30
     if path.endswith("/exchangeInfo"):
         return 1
     if path.endswith("/order") and method == "POST":

@@ -26,7 +26,7 @@ from engine.sim.market import BarClose, Market, Tick
 from engine.sim.matching import Exchange
 from engine.sim.streams import Hub
 from engine.sim.tape import INTERVALS
-from engine.sim.views import next_funding
+from engine.sim.views import next_funding, ticker_24h
 
 log = logging.getLogger("engine.sim.replay")
 MARK_EVERY = {"markPrice": 3000, "markPrice@1s": 1000}
@@ -126,6 +126,12 @@ class Replay:
         lower = tick.symbol.lower()
         if hub.wants(f"{lower}@aggTrade"):
             hub.publish(f"{lower}@aggTrade", frames.agg_trade(state, tick))
+        if hub.wants(f"{lower}@trade"):
+            hub.publish(f"{lower}@trade", frames.trade(state, tick))
+        for channel in ("ticker", "miniTicker"):
+            if hub.wants(f"{lower}@{channel}"):
+                rest = ticker_24h(self.market, state, tick.time)
+                hub.publish(f"{lower}@{channel}", frames.ticker(rest, tick.time, channel == "miniTicker"))
         if hub.wants(f"{lower}@bookTicker"):
             hub.publish(f"{lower}@bookTicker", frames.book_ticker(state, tick))
         if hub.wants("!bookTicker"):

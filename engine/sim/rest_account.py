@@ -127,6 +127,29 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         sim.dispatch(ex.cancel_all(key, symbol, sim.replay.now_ms))
         return ok({"code": 200, "msg": "The operation of cancel all open order is done."})
 
+    async def open_order(request: web.Request) -> web.Response:
+        key, params = await sim.authenticate(request)
+        symbol = symbol_of(params)
+        assert symbol is not None
+        order = ex.find_order(key, symbol, *order_ids(params))
+        if order is None or not order.is_open:
+            raise BinanceError(-2013)
+        return ok(payloads.order_json(order, ex.specs[symbol]))
+
+    async def income(request: web.Request) -> web.Response:
+        key, params = await sim.authenticate(request)
+        symbol = symbol_of(params, required=False)
+        kind = params.get("incomeType")
+        limit = min(1000, int_param(params, "limit", 100) or 100)
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        rows = [i for i in ex.accounts[key].income if (symbol is None or i.symbol == symbol)
+                and (kind is None or i.kind == kind) and (start is None or i.time >= start)
+                and (end is None or i.time <= end)]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return ok([{"symbol": i.symbol, "incomeType": i.kind, "income": fixed(i.amount, 8), "asset": "USDT",
+                    "info": i.kind, "time": i.time, "tranId": i.tran_id, "tradeId": str(i.trade_id or "")}
+                   for i in rows])
+
     async def open_orders(request: web.Request) -> web.Response:
         key, params = await sim.authenticate(request)
         symbol = symbol_of(params, required=False)
@@ -226,6 +249,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         web.post("/fapi/v1/order", new_order), web.get("/fapi/v1/order", get_order),
         web.delete("/fapi/v1/order", cancel_order), web.delete("/fapi/v1/allOpenOrders", cancel_all),
         web.get("/fapi/v1/openOrders", open_orders), web.get("/fapi/v1/allOrders", all_orders),
+        web.get("/fapi/v1/openOrder", open_order), web.get("/fapi/v1/income", income),
         web.get("/fapi/v1/userTrades", user_trades),
         web.post("/fapi/v1/algoOrder", new_algo), web.get("/fapi/v1/algoOrder", get_algo),
         web.delete("/fapi/v1/algoOrder", cancel_algo), web.get("/fapi/v1/openAlgoOrders", open_algos),

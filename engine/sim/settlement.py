@@ -17,7 +17,7 @@ ZERO = Decimal(0)
 
 
 def settle_fill(account: Account, symbol: str, signed_qty: Decimal, price: Decimal, commission: Decimal,
-                time: int) -> Decimal:
+                time: int, trade_id: int = 0) -> Decimal:
     """Apply one fill; return the realised PnL (8 decimals)."""
     pos = account.position(symbol)
     isolated = account.margin_type_of(symbol) == "isolated"
@@ -51,6 +51,8 @@ def settle_fill(account: Account, symbol: str, signed_qty: Decimal, price: Decim
     account.wallet += realized - commission
     account.ledger.realized += realized
     account.ledger.fees += commission
+    account.record_income("REALIZED_PNL", realized, time, symbol, trade_id)
+    account.record_income("COMMISSION", -commission, time, symbol, trade_id)
     account.update_time = time
     return realized
 
@@ -65,17 +67,19 @@ def settle_funding(account: Account, symbol: str, mark: Decimal, rate: Decimal, 
     if account.margin_type_of(symbol) == "isolated":
         pos.isolated_wallet += payment
     account.ledger.funding += payment
+    account.record_income("FUNDING_FEE", payment, time, symbol)
     account.update_time = time
     return payment
 
 
-def cover_negative_cross_wallet(account: Account) -> Decimal:
+def cover_negative_cross_wallet(account: Account, time: int = 0) -> Decimal:
     """After a liquidation the insurance fund tops a negative cross wallet back up to zero."""
     deficit = -account.cross_wallet
     if deficit <= 0:
         return ZERO
     account.wallet += deficit
     account.ledger.insurance += deficit
+    account.record_income("INSURANCE_CLEAR", deficit, time)
     return deficit
 
 

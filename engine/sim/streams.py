@@ -28,8 +28,8 @@ WRITE_BATCH = 512
 WRITE_HIGH_WATER = 1 << 20
 _encode = msgspec.json.Encoder().encode
 _SYMBOL_STREAM = re.compile(r"^(?P<symbol>[a-z0-9]+)@(?P<channel>.+)$")
-CHANNELS = {"aggtrade": "aggTrade", "bookticker": "bookTicker", "markprice": "markPrice",
-            "markprice@1s": "markPrice@1s"}
+CHANNELS = {"aggtrade": "aggTrade", "trade": "trade", "bookticker": "bookTicker", "markprice": "markPrice",
+            "markprice@1s": "markPrice@1s", "ticker": "ticker", "miniticker": "miniTicker"}
 ALL_STREAMS = {"!markprice@arr": "!markPrice@arr", "!markprice@arr@1s": "!markPrice@arr@1s",
                "!bookticker": "!bookTicker"}
 

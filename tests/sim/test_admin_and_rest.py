@@ -93,6 +93,11 @@ async def test_account_totals_are_wallet_plus_unrealised(sim: SimHandle) -> None
     assert Decimal(risk["unRealizedProfit"]) == Decimal(raw["totalUnrealizedProfit"])
     with pytest.raises(ccxt.BadRequest):
         await ex.fetch_my_trades("ETH/USDT:USDT", params={"startTime": 0, "endTime": 8 * 86_400_000})
+    income = await ex.fapiPrivateGetIncome()
+    assert {i["incomeType"] for i in income} == {"TRANSFER", "COMMISSION"}
+    assert sum(Decimal(i["income"]) for i in income) == Decimal(raw["totalWalletBalance"])
+    history = await ex.fetch_funding_rate_history("ETH/USDT:USDT", limit=3)
+    assert len(history) == 3 and history[-1]["timestamp"] <= (await sim.control.state())["now_ms"]
 
 
 async def test_synthetic_source_serves_known_regimes(sim_factory: Any) -> None:

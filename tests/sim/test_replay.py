@@ -85,6 +85,7 @@ def test_equity_is_cash_plus_unrealised_pnl_at_every_step() -> None:
             assert acct.wallet == acct.ledger.expected_wallet()
             wallet, amount, entry = independent_wallet(ex, key)
             assert acct.wallet == wallet and (pos.amount if pos else 0) == amount
+            assert sum(i.amount for i in acct.income) == acct.wallet              # GET /fapi/v1/income adds up
             if amount:
                 assert pos is not None and pos.entry_price == entry
     assert replay.finished and steps == 48 * 60 * 7 - 1                  # the opening tick ran at start

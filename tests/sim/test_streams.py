@@ -179,3 +179,16 @@ async def test_a_slow_reader_is_dropped_without_stalling_the_others(sim_factory:
                 await asyncio.wait_for(slow.recv(), 5)
     kicked = (await sim.control.state())["kicked"]
     assert len(kicked) == 1 and ("did not read" in kicked[0]["reason"] or "fell behind" in kicked[0]["reason"])
+
+
+async def test_ccxt_pro_trades_tickers_and_mark_prices(sim_factory: Any) -> None:
+    sim = await sim_factory(paused=False, speed=600.0)
+    ex = sim.ccxt_pro()
+    trades = await asyncio.wait_for(ex.watch_trades("BTC/USDT:USDT"), 10)          # <symbol>@trade
+    assert trades[-1]["price"] > 0 and trades[-1]["side"] in ("buy", "sell")
+    ticker = await asyncio.wait_for(ex.watch_ticker("ETH/USDT:USDT"), 10)          # <symbol>@ticker
+    assert ticker["last"] > 0 and ticker["high"] >= ticker["low"]
+    mark = await asyncio.wait_for(ex.watch_mark_price("XRP/USDT:USDT"), 10)        # <symbol>@markPrice
+    assert mark["markPrice"] > 0
+    book = await asyncio.wait_for(ex.watch_bids_asks(["BTC/USDT:USDT"]), 10)       # <symbol>@bookTicker
+    assert book["BTC/USDT:USDT"]["bid"] < book["BTC/USDT:USDT"]["ask"]
