@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import aiohttp
@@ -161,19 +162,23 @@ async def test_server_pings_and_drops_clients_that_never_pong(sim_factory: Any) 
 
 
 async def test_a_slow_reader_is_dropped_without_stalling_the_others(sim_factory: Any) -> None:
+    bars = 360
     sim = await sim_factory(speed=float("inf"), ws_max_queue=200, slow_client_timeout=0.5,
-                            end_ms=1_746_489_600_000 + 180 * 60_000)
+                            end_ms=1_746_489_600_000 + bars * 60_000)
     streams = "/".join(f"{s}@{c}" for s in ("btcusdt", "ethusdt", "xrpusdt")
                        for c in ("aggTrade", "bookTicker", "markPrice@1s", "kline_1m"))
-    async with websockets.connect(f"{sim.ws_url}/stream?streams={streams}", max_queue=4) as slow, \
+    tiny = socket.socket()
+    tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)         # so the kernel cannot absorb it all
+    tiny.connect(("127.0.0.1", sim.sim.port))
+    async with websockets.connect(f"{sim.ws_url}/stream?streams={streams}", sock=tiny, max_queue=4) as slow, \
             websockets.connect(f"{sim.ws_url}/ws/btcusdt@kline_1m") as fast:
         await sim.control.resume()
         closes = []
-        while len(closes) < 180:
+        while len(closes) < bars:
             frame = await recv(fast, 10)
             if frame["k"]["x"]:
                 closes.append(frame["k"]["t"])
-        assert closes == [1_746_489_600_000 + i * 60_000 for i in range(180)]
+        assert closes == [1_746_489_600_000 + i * 60_000 for i in range(bars)]
         with pytest.raises(websockets.ConnectionClosed):
             while True:                                                       # the slow one was cut off
                 await asyncio.wait_for(slow.recv(), 5)
