@@ -4,13 +4,11 @@ wired to the exchange core and the replay. `Simulator` is also what tests start 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import time
 from collections.abc import Iterable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -23,17 +21,16 @@ from engine.sim.auth import api_key_of, params_of, verify
 from engine.sim.errors import BinanceError
 from engine.sim.events import Event
 from engine.sim.faults import WS_KINDS, Fault, FaultError, Faults
-from engine.sim.instruments import KNOWN, SymbolSpec, decimals, spec_for
 from engine.sim.market import Market
 from engine.sim.matching import Exchange
 from engine.sim.numbers import num
-from engine.sim.options import DEFAULT_START, SimOptions, parse_time
+from engine.sim.options import SimOptions
 from engine.sim.pricing import FeeSchedule, SlippageModel
 from engine.sim.ratelimit import RateLimiter, weight_of
 from engine.sim.replay import Replay
 from engine.sim.streams import Connection, Hub
-from engine.sim.synthetic import generate, parse_segments, synthetic_tape
-from engine.sim.tape import INTERVALS, Tape, align, load_tape
+from engine.sim.sources import load_tapes
+from engine.sim.tape import align
 from engine.sim.userstream import ListenKeys, UserEvents
 
 log = logging.getLogger("engine.sim")
@@ -42,50 +39,6 @@ _json = msgspec.json.Encoder(decimal_format="string")
 
 def real_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def load_tapes(options: SimOptions) -> tuple[dict[str, Tape], dict[str, SymbolSpec], int, int]:
-    """Tapes and symbol specs for the options' source; returns (tapes, specs, start_ms, end_ms)."""
-    interval = options.interval
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}")
-    tapes: dict[str, Tape] = {}
-    specs: dict[str, SymbolSpec] = {}
-    if options.source == "synthetic":
-        start = options.start_ms if options.start_ms is not None else parse_time("2024-01-02T00:00:00Z")
-        start = int(align(start, "1h"))
-        first = start - options.synthetic_history_hours * INTERVALS["1h"]
-        segments = parse_segments(options.regimes)
-        for i, symbol in enumerate(options.symbols):
-            spec = spec_for(symbol, 30000.0)
-            price = {"BTCUSDT": 30000.0, "ETHUSDT": 2000.0, "XRPUSDT": 0.5}.get(symbol, 100.0)
-            series = generate(segments, seed=options.seed + i, start_ms=first, interval=interval, start_price=price,
-                              decimals=decimals(spec.instrument.tick_size))
-            tapes[symbol], specs[symbol] = synthetic_tape(symbol, series), spec
-    elif options.source == "file":
-        start = options.start_ms if options.start_ms is not None else parse_time(DEFAULT_START)
-        start = int(align(start, interval))
-        for symbol in options.symbols:
-            tapes[symbol] = _file_tape(Path(options.data_dir).resolve(), symbol, interval, start)
-            known = KNOWN.get(symbol)
-            specs[symbol] = known or spec_for(symbol, float(tapes[symbol].base.close[-1]))
-    else:
-        raise ValueError(f"source must be 'file' or 'synthetic'; got {options.source!r}")
-    if not tapes:
-        raise ValueError("at least one symbol is needed")
-    data_end = min(int(t.base.open_time[-1]) + t.base.interval_ms for t in tapes.values())
-    end = min(options.end_ms, data_end) if options.end_ms is not None else data_end
-    for symbol, tape in tapes.items():
-        if tape.base.index_of(start) < 0:
-            raise ValueError(f"{symbol} has no {interval} bar at the replay start {start}")
-    return tapes, specs, start, end
-
-
-@functools.lru_cache(maxsize=16)
-def _file_tape(data_dir: Path, symbol: str, interval: str, start: int) -> Tape:
-    """Tapes are read-only once built, so simulators in one process (tests) share them."""
-    known = KNOWN.get(symbol)
-    return load_tape(data_dir, symbol, interval, start, decimals(known.instrument.tick_size) if known else 8)
 
 
 class Simulator:
