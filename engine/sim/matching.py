@@ -22,7 +22,7 @@ from decimal import Decimal
 from engine.core.secret import Secret
 from engine.sim.accounts import Account
 from engine.sim.errors import BinanceError
-from engine.sim.events import AccountEvent, AlgoEvent, ConfigEvent, Event, OrderEvent
+from engine.sim.events import AlgoEvent, ConfigEvent, Event, OrderEvent
 from engine.sim.instruments import SymbolSpec
 from engine.sim.liquidation import liquidate
 from engine.sim.margin import AccountRisk, assess
