@@ -14,6 +14,7 @@ from engine.logs import setup_logging
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
+    "sim": ("engine.sim.cli", "run the local Binance USD-M exchange simulator"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Exchange adapters (edge): ccxt set-up and translation of vendor JSON and errors."""
