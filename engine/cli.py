@@ -14,6 +14,7 @@ from engine.logs import setup_logging
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
+    "indicators": ("engine.indicators_cli", "every indicator and ICT column of a klines Parquet file"),
 }
 
 
