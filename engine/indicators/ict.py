@@ -77,11 +77,15 @@ def _nearest(zones: list[tuple[float, float]], close: float) -> tuple[float, flo
 
 class ICTState:
     """ICT features of one symbol and interval; `update(open, high, low, close)` once per closed bar
-    returns the values of `ICT_COLUMNS` for that bar."""
+    returns the values of `ICT_COLUMNS` for that bar.
+
+    Each zone list keeps the price at which its first member would die (e.g. the highest bottom of
+    the bullish gaps), so a bar that kills nothing costs one comparison per list."""
 
     __slots__ = ("params", "bars", "_k", "_tol", "_cap", "_highs", "_lows", "_candles", "_trend",
                  "_swing_high", "_swing_low", "_active_high", "_active_low", "_ob_bull", "_ob_bear",
-                 "_eq_highs", "_eq_lows", "_pools_high", "_pools_low", "_fvg_bull", "_fvg_bear")
+                 "_eq_highs", "_eq_lows", "_pools_high", "_pools_low", "_fvg_bull", "_fvg_bear",
+                 "_ob_bull_kill", "_ob_bear_kill", "_fvg_bull_kill", "_fvg_bear_kill", "_high_kill", "_low_kill")
 
     def __init__(self, params: ICTParams | None = None) -> None:
         self.params = p = params or ICTParams()
@@ -89,8 +93,8 @@ class ICTState:
         self._k = p.swing_length
         self._tol = p.equal_tolerance
         self._cap = p.max_zones
-        self._highs: deque[float] = deque(maxlen=2 * p.swing_length + 1)
-        self._lows: deque[float] = deque(maxlen=2 * p.swing_length + 1)
+        self._highs: list[float] = []  # the last 2k+1 highs and lows, oldest first
+        self._lows: list[float] = []
         self._candles: deque[tuple[int, float, float, float, float]] = deque(maxlen=max(p.ob_lookback, 3))
         self._trend = 0
         self._swing_high = self._swing_low = NAN
@@ -104,86 +108,102 @@ class ICTState:
         self._pools_low: list[float] = []
         self._fvg_bull: list[tuple[float, float]] = []
         self._fvg_bear: list[tuple[float, float]] = []
+        self._ob_bull_kill = self._fvg_bull_kill = self._low_kill = -INF  # a close/low below kills
+        self._ob_bear_kill = self._fvg_bear_kill = self._high_kill = INF  # a close/high above kills
 
     def update(self, o: float, h: float, l: float, c: float) -> tuple[float | int, ...]:
         t = self.bars
-        eqh_swept = self._take_highs(h, c)
-        eql_swept = self._take_lows(l, c)
-        self._ob_bull = [z for z in self._ob_bull if c >= z[1]]
-        self._ob_bear = [z for z in self._ob_bear if c <= z[0]]
-        self._fvg_bull = [z for z in self._fvg_bull if l > z[1]]
-        self._fvg_bear = [z for z in self._fvg_bear if h < z[0]]
+        eqh_swept = self._take_highs(h, c) if h > self._high_kill else 0
+        eql_swept = self._take_lows(l, c) if l < self._low_kill else 0
+        if c < self._ob_bull_kill:
+            self._ob_bull = [z for z in self._ob_bull if c >= z[1]]
+            self._ob_bull_kill = max((z[1] for z in self._ob_bull), default=-INF)
+        if c > self._ob_bear_kill:
+            self._ob_bear = [z for z in self._ob_bear if c <= z[0]]
+            self._ob_bear_kill = min((z[0] for z in self._ob_bear), default=INF)
+        if l <= self._fvg_bull_kill:
+            self._fvg_bull = [z for z in self._fvg_bull if l > z[1]]
+            self._fvg_bull_kill = max((z[1] for z in self._fvg_bull), default=-INF)
+        if h >= self._fvg_bear_kill:
+            self._fvg_bear = [z for z in self._fvg_bear if h < z[0]]
+            self._fvg_bear_kill = min((z[0] for z in self._fvg_bear), default=INF)
         bos = choch = 0
         if self._active_high is not None and c > self._active_high[0]:
             bos, choch = (0, 1) if self._trend == -1 else (1, 0)
             self._trend = 1
-            self._order_block(self._active_high[1], t, bearish_candle=True, into=self._ob_bull)
+            if self._order_block(self._active_high[1], t, bearish_candle=True, into=self._ob_bull):
+                self._ob_bull_kill = max(z[1] for z in self._ob_bull)
             self._active_high = None
         if self._active_low is not None and c < self._active_low[0]:
             bos, choch = (0, -1) if self._trend == 1 else (-1, 0)
             self._trend = -1
-            self._order_block(self._active_low[1], t, bearish_candle=False, into=self._ob_bear)
+            if self._order_block(self._active_low[1], t, bearish_candle=False, into=self._ob_bear):
+                self._ob_bear_kill = min(z[0] for z in self._ob_bear)
             self._active_low = None
-        self._candles.append((t, o, h, l, c))
-        self._highs.append(h)
-        self._lows.append(l)
-        if len(self._highs) == 2 * self._k + 1:
+        candles = self._candles
+        candles.append((t, o, h, l, c))
+        highs, lows = self._highs, self._lows
+        highs.append(h)
+        lows.append(l)
+        if len(highs) > 2 * self._k + 1:
+            del highs[0], lows[0]
+        if len(highs) == 2 * self._k + 1:
             self._confirm_swings(t - self._k)
-        self._find_gap(c)
+        if t >= 2:
+            self._find_gap(candles[-3], l, h, c)
         self.bars = t + 1
-        ob_bull = _nearest(self._ob_bull, c)
-        ob_bear = _nearest(self._ob_bear, c)
-        fvg_bull = _nearest(self._fvg_bull, c)
-        fvg_bear = _nearest(self._fvg_bear, c)
+        pools_high, pools_low = self._pools_high, self._pools_low
         return (self._trend, bos, choch, self._swing_high, self._swing_low,
-                len(self._ob_bull), *ob_bull, len(self._ob_bear), *ob_bear,
-                len(self._pools_high), min(self._pools_high, default=NAN), eqh_swept,
-                len(self._pools_low), max(self._pools_low, default=NAN), eql_swept,
-                len(self._fvg_bull), *fvg_bull, len(self._fvg_bear), *fvg_bear)
+                len(self._ob_bull), *_nearest(self._ob_bull, c), len(self._ob_bear), *_nearest(self._ob_bear, c),
+                len(pools_high), min(pools_high) if pools_high else NAN, eqh_swept,
+                len(pools_low), max(pools_low) if pools_low else NAN, eql_swept,
+                len(self._fvg_bull), *_nearest(self._fvg_bull, c), len(self._fvg_bear), *_nearest(self._fvg_bear, c))
 
     def _take_highs(self, h: float, c: float) -> int:
-        swept = 0
-        if self._pools_high and h > min(self._pools_high):
-            swept = int(any(level < h and c <= level for level in self._pools_high))
-            self._pools_high = [level for level in self._pools_high if level >= h]
-        if self._eq_highs and h > min(self._eq_highs):
-            self._eq_highs = [level for level in self._eq_highs if level >= h]
+        """Forget the swing highs and pools a high above them took; 1 if a pool was swept."""
+        swept = int(any(level < h and c <= level for level in self._pools_high))
+        self._pools_high = [level for level in self._pools_high if level >= h]
+        self._eq_highs = [level for level in self._eq_highs if level >= h]
+        self._high_kill = min(min(self._pools_high, default=INF), min(self._eq_highs, default=INF))
         return swept
 
     def _take_lows(self, l: float, c: float) -> int:
-        swept = 0
-        if self._pools_low and l < max(self._pools_low):
-            swept = int(any(level > l and c >= level for level in self._pools_low))
-            self._pools_low = [level for level in self._pools_low if level <= l]
-        if self._eq_lows and l < max(self._eq_lows):
-            self._eq_lows = [level for level in self._eq_lows if level <= l]
+        swept = int(any(level > l and c >= level for level in self._pools_low))
+        self._pools_low = [level for level in self._pools_low if level <= l]
+        self._eq_lows = [level for level in self._eq_lows if level <= l]
+        self._low_kill = max(max(self._pools_low, default=-INF), max(self._eq_lows, default=-INF))
         return swept
 
     def _order_block(self, swing_index: int, t: int, *, bearish_candle: bool,
-                     into: list[tuple[float, float]]) -> None:
+                     into: list[tuple[float, float]]) -> bool:
         for index, o, h, l, c in reversed(self._candles):
             if index <= swing_index or index < t - self.params.ob_lookback:
-                return
+                return False
             if (c < o) if bearish_candle else (c > o):
                 into.append((h, l))
                 if len(into) > self._cap:
                     del into[0]
-                return
+                return True
+        return False
 
     def _confirm_swings(self, i: int) -> None:
         k = self._k
         highs, lows = self._highs, self._lows
-        mid_h, mid_l = highs[k], lows[k]
-        if all(highs[j] < mid_h for j in range(k)) and all(highs[j] <= mid_h for j in range(k + 1, 2 * k + 1)):
-            self._swing_high = mid_h
-            self._active_high = (mid_h, i)
-            self._add_equal(mid_h, self._eq_highs, self._pools_high, max)
-        if all(lows[j] > mid_l for j in range(k)) and all(lows[j] >= mid_l for j in range(k + 1, 2 * k + 1)):
-            self._swing_low = mid_l
-            self._active_low = (mid_l, i)
-            self._add_equal(mid_l, self._eq_lows, self._pools_low, min)
+        mid = highs[k]
+        if max(highs[:k]) < mid and max(highs[k + 1:]) <= mid:
+            self._swing_high = mid
+            self._active_high = (mid, i)
+            self._add_equal(mid, self._eq_highs, self._pools_high, max)
+            self._high_kill = min(min(self._pools_high, default=INF), min(self._eq_highs, default=INF))
+        mid = lows[k]
+        if min(lows[:k]) > mid and min(lows[k + 1:]) >= mid:
+            self._swing_low = mid
+            self._active_low = (mid, i)
+            self._add_equal(mid, self._eq_lows, self._pools_low, min)
+            self._low_kill = max(max(self._pools_low, default=-INF), max(self._eq_lows, default=-INF))
 
-    def _add_equal(self, level: float, swings: list[float], pools: list[float], outer: Callable[[float, float], float]) -> None:
+    def _add_equal(self, level: float, swings: list[float], pools: list[float],
+                   outer: Callable[[float, float], float]) -> None:
         """Join a pool, pair with a remembered swing into a new pool, or be remembered."""
         tol = self._tol
         for i in range(len(pools) - 1, -1, -1):
@@ -200,18 +220,17 @@ class ICTState:
         if len(swings) > self._cap:
             del swings[0]
 
-    def _find_gap(self, c: float) -> None:
-        if len(self._candles) < 3:
-            return
-        first, third = self._candles[-3], self._candles[-1]
-        if third[0] - first[0] != 2:
-            return
-        min_size = self.params.fvg_min_size * c
-        if third[3] > first[2] and third[3] - first[2] >= min_size:
-            self._fvg_bull.append((third[3], first[2]))
+    def _find_gap(self, first: tuple[int, float, float, float, float], low: float, high: float,
+                  close: float) -> None:
+        """Three-candle gap between `first` (two bars back) and the current bar."""
+        min_size = self.params.fvg_min_size * close
+        if low > first[2] and low - first[2] >= min_size:
+            self._fvg_bull.append((low, first[2]))
             if len(self._fvg_bull) > self._cap:
                 del self._fvg_bull[0]
-        elif third[2] < first[3] and first[3] - third[2] >= min_size:
-            self._fvg_bear.append((first[3], third[2]))
+            self._fvg_bull_kill = max(z[1] for z in self._fvg_bull)
+        elif high < first[3] and first[3] - high >= min_size:
+            self._fvg_bear.append((first[3], high))
             if len(self._fvg_bear) > self._cap:
                 del self._fvg_bear[0]
+            self._fvg_bear_kill = min(z[0] for z in self._fvg_bear)
