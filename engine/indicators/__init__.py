@@ -35,6 +35,7 @@ from engine.indicators.snapshot import (
     ema_trend,
     macd_cross,
     rsi_signal,
+    signal_frame,
 )
 from engine.indicators.stream import IndicatorStream, StandardStream
 from engine.indicators.talib_backend import talib_available
@@ -44,5 +45,5 @@ __all__ = [
     "ICTState", "ICT_COLUMNS", "IndicatorCache", "IndicatorEngine", "IndicatorParams", "IndicatorStream",
     "Indicators", "MacdCross", "Ohlcv", "Progress", "RsiSignal", "STANDARD_COLUMNS", "StandardStream", "Trend",
     "adx_grade", "as_ohlcv", "cache_key", "check_bar", "compute", "ema_trend", "ict_frame", "macd_cross",
-    "resolve_backend", "rsi_signal", "standard_frame", "talib_available", "validate",
+    "resolve_backend", "rsi_signal", "signal_frame", "standard_frame", "talib_available", "validate",
 ]

@@ -61,29 +61,26 @@ def resolve_backend(backend: str) -> str:
 
 
 def standard_frame(bars: Ohlcv, params: IndicatorParams = DEFAULT_PARAMS, backend: str = "auto",
-                   *, parallel: bool | None = None, validated: bool = False) -> pl.DataFrame:
-    """The standard columns only (validating the bars unless told they already are)."""
+                   *, parallel: bool | None = None) -> pl.DataFrame:
+    """The standard columns only, after validating the bars (both in parallel for large inputs)."""
     backend = resolve_backend(backend)
     if parallel is None:
         parallel = len(bars) >= PARALLEL_MIN_BARS
     if backend == "talib":
         check_talib_settings()
-    check = None if validated else (lambda: validate(bars, params.min_bars))
     if backend == "numpy":
-        executor = _executor() if parallel else None
-        checked = executor.submit(check) if executor is not None and check is not None else None
-        if checked is None and check is not None:
-            check()
+        if not parallel:
+            validate(bars, params.min_bars)
+            return standard_numpy(bars, params)
+        checked = _executor().submit(validate, bars, params.min_bars)
         try:
-            return standard_numpy(bars, params, executor=executor)
-        finally:
-            if checked is not None:
-                checked.result()
+            return standard_numpy(bars, params, executor=_executor())
+        finally:  # a CandleError from the validation wins over whatever bad bars did to the maths
+            checked.result()
     first, second = talib_tasks(bars, params)
 
     def second_with_check() -> dict[str, np.ndarray]:
-        if check is not None:
-            check()
+        validate(bars, params.min_bars)
         return second()
 
     if parallel:
@@ -93,8 +90,7 @@ def standard_frame(bars: Ohlcv, params: IndicatorParams = DEFAULT_PARAMS, backen
     else:
         values = second_with_check()
         values.update(first())
-    frame = pl.DataFrame({name: values[name] for name in STANDARD_COLUMNS})
-    return frame
+    return pl.DataFrame({name: values[name] for name in STANDARD_COLUMNS})
 
 
 def ict_frame(bars: Ohlcv, params: ICTParams, progress: Progress | None = None) -> pl.DataFrame:

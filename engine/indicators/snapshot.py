@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
+import polars as pl
+
 from engine.indicators.ict import ICT_COLUMNS
 from engine.indicators.params import IndicatorParams
 
@@ -81,6 +83,36 @@ def adx_grade(adx: float, p: IndicatorParams) -> AdxGrade:
     if adx < moderate:
         return AdxGrade.MODERATE
     return AdxGrade.STRONG if adx < strong else AdxGrade.VERY_STRONG
+
+
+def signal_frame(frame: pl.DataFrame, params: IndicatorParams) -> pl.DataFrame:
+    """The four signals for every row of a batch frame (Enum columns), by the same rules as the
+    scalar functions above (a test holds them equal bar for bar). NaN guards come first because
+    Polars orders NaN above every number."""
+    fast, slow, rsi, adx, hist = (pl.col(n) for n in ("ema_fast", "ema_slow", "rsi", "adx", "macd_hist"))
+    prev = hist.shift(1)
+    weak, moderate, strong = params.adx_grades
+
+    def enum(values: type[StrEnum]) -> pl.Enum:
+        return pl.Enum([v.value for v in values])
+
+    return frame.select(
+        ema_trend=pl.when(fast.is_nan() | slow.is_nan() | ((fast - slow).abs() <= params.ema_neutral_band * slow))
+        .then(pl.lit(Trend.NEUTRAL.value)).when(fast > slow).then(pl.lit(Trend.BULLISH.value))
+        .otherwise(pl.lit(Trend.BEARISH.value)).cast(enum(Trend)),
+        rsi_signal=pl.when(rsi.is_nan()).then(pl.lit(RsiSignal.NEUTRAL.value))
+        .when(rsi >= params.rsi_overbought).then(pl.lit(RsiSignal.OVERBOUGHT.value))
+        .when(rsi <= params.rsi_oversold).then(pl.lit(RsiSignal.OVERSOLD.value))
+        .otherwise(pl.lit(RsiSignal.NEUTRAL.value)).cast(enum(RsiSignal)),
+        macd_cross=pl.when(hist.is_nan() | prev.is_nan() | prev.is_null()).then(pl.lit(MacdCross.NONE.value))
+        .when((prev <= 0.0) & (hist > 0.0)).then(pl.lit(MacdCross.BULLISH.value))
+        .when((prev >= 0.0) & (hist < 0.0)).then(pl.lit(MacdCross.BEARISH.value))
+        .otherwise(pl.lit(MacdCross.NONE.value)).cast(enum(MacdCross)),
+        adx_signal=pl.when(adx.is_nan() | (adx < weak)).then(pl.lit(AdxGrade.WEAK.value))
+        .when(adx < moderate).then(pl.lit(AdxGrade.MODERATE.value))
+        .when(adx < strong).then(pl.lit(AdxGrade.STRONG.value))
+        .otherwise(pl.lit(AdxGrade.VERY_STRONG.value)).cast(enum(AdxGrade)),
+    )
 
 
 class ICTFeatures(NamedTuple):

@@ -84,3 +84,19 @@ def test_bad_ict_parameters_are_refused() -> None:
 def test_warmup_is_the_slowest_lookback() -> None:
     assert P.warmup == 33 and P.min_bars == 34  # MACD: 25 + 8
     assert IndicatorParams(adx_period=30).warmup == 59
+
+
+def test_signal_frame_matches_the_scalar_rules_on_every_bar() -> None:
+    from engine.indicators import compute, signal_frame
+    from tests.indicators.conftest import klines
+    p = IndicatorParams(ema_neutral_band=0.0005)
+    frame = compute(klines("ETHUSDT-perp-klines-1h.parquet").head(20_000), p, ict=False)
+    signals = signal_frame(frame, p)
+    previous = math.nan
+    for row, got in zip(frame.iter_rows(named=True), signals.iter_rows(), strict=True):
+        want = (ema_trend(row["ema_fast"], row["ema_slow"], p), rsi_signal(row["rsi"], p),
+                macd_cross(row["macd_hist"], previous), adx_grade(row["adx"], p))
+        assert got == tuple(w.value for w in want), row["open_time"]
+        previous = row["macd_hist"]
+    assert set(signals["macd_cross"].unique()) == {"bullish", "bearish", "none"}
+    assert set(signals["adx_signal"].unique()) == {"weak", "moderate", "strong", "very_strong"}

@@ -40,11 +40,12 @@ def broken(column: str, index: int, value: float | int) -> pl.DataFrame:
     ("open_time", 42, 0, "open_time", "is not after the previous bar"),
 ])
 @pytest.mark.parametrize("backend", ["talib", "numpy"])
+@pytest.mark.parametrize("parallel", [False, True])
 def test_bad_values_name_bar_time_and_field(column: str, index: int, value: float, field: str, words: str,
-                                            backend: str) -> None:
+                                            backend: str, parallel: bool) -> None:
     data = broken(column, index, value)
     with pytest.raises(CandleError) as caught:
-        compute(data, backend=backend)  # type: ignore[arg-type]
+        compute(data, backend=backend, parallel=parallel)  # type: ignore[arg-type]
     error = caught.value
     assert isinstance(error, DataError)
     assert (error.index, error.field) == (index, field)
@@ -90,10 +91,17 @@ def test_the_first_bad_bar_is_reported() -> None:
     assert caught.value.index == 20
 
 
-def test_too_few_bars() -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("rows", [0, 1, 33])
+def test_too_few_bars(rows: int, parallel: bool) -> None:
     p = IndicatorParams()
-    with pytest.raises(CandleError, match=f"33 bars is too few: .* at least {p.min_bars}"):
-        compute(frame().head(33))
+    for backend in ("talib", "numpy"):
+        with pytest.raises(CandleError, match=f"{rows} bars is too few: .* at least {p.min_bars}"):
+            compute(frame().head(rows), backend=backend, parallel=parallel)  # type: ignore[arg-type]
+
+
+def test_exactly_enough_bars() -> None:
+    p = IndicatorParams()
     assert compute(frame().head(p.min_bars)).height == p.min_bars
 
 
