@@ -23,7 +23,7 @@ NAN = float("nan")
 Step = Callable[[float, float, float], tuple[float, ...]]
 
 
-def standard_kernel(p: IndicatorParams) -> Step:  # noqa: C901 - one state machine, read top to bottom
+def standard_kernel(p: IndicatorParams) -> Step:
     kf, ks = ewm_factor(2.0 / (p.ema_fast + 1)), ewm_factor(2.0 / (p.ema_slow + 1))
     kmf, kms = ewm_factor(2.0 / (p.macd_fast + 1)), ewm_factor(2.0 / (p.macd_slow + 1))
     kg = ewm_factor(2.0 / (p.macd_signal + 1))

