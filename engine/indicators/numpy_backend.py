@@ -117,57 +117,39 @@ def standard_numpy(bars: Ohlcv, p: IndicatorParams, executor: Executor | None = 
     if p.macd_slow != p.ema_slow:
         exprs["macd_slow"] = ema(p.macd_slow, p.macd_slow - 1, 0)
     stage1 = pl.DataFrame({"close": close, **inputs}).select(**exprs)
-    a = {name: stage1.get_column(name).to_numpy() for name in exprs if name not in ("ema_fast", "atr")}
-    macd = a["macd_fast"] - a.get("macd_slow", a["ema_slow"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        total = a["gain"] + a["loss"]
-        rsi = a["gain"] / total
-        rsi *= 100.0
-        di_plus = a["plus"] / a["tr"]
-        di_plus *= 100.0
-        di_minus = a["minus"] / a["tr"]
-        di_minus *= 100.0
-        di_sum = di_plus + di_minus
-        dx = np.subtract(di_plus, di_minus, out=di_plus)
-        np.abs(dx, out=dx)
-        dx /= di_sum
-        dx *= 100.0
-    flat = total <= 0.0  # no gain and no loss over the averaging: TA-Lib answers 0
-    if flat.any():
-        rsi[flat] = 0.0
-    invalid = (a["tr"] <= 0.0) | ((di_sum > -DI_SUM_EPSILON) & (di_sum < DI_SUM_EPSILON))
-    gaps = bool(invalid[2 * dp:].any())
-    if invalid.any():
-        dx[invalid] = NAN
+    gain, loss, total = pl.col("gain"), pl.col("loss"), pl.col("gain") + pl.col("loss")
+    di_plus = (pl.col("plus") / pl.col("tr")) * 100.0
+    di_minus = (pl.col("minus") / pl.col("tr")) * 100.0
+    di_sum = di_plus + di_minus
+    derived = {
+        "macd": pl.col("macd_fast") - pl.col("macd_slow" if "macd_slow" in exprs else "ema_slow"),
+        # no DX on a bar whose smoothed TR is 0 or whose DI sum is within TA-Lib's epsilon of 0
+        "dx": pl.when((pl.col("tr") > 0.0) & (di_sum.abs() >= DI_SUM_EPSILON))
+        .then(((di_plus - di_minus).abs() / di_sum) * 100.0),
+        "rsi": pl.when(total > 0.0).then((gain / total) * 100.0).otherwise(0.0),  # flat: TA-Lib says 0
+    }
     first_signal = p.macd_slow - 1 + p.macd_signal - 1
     first_adx = 2 * dp - 1
-    signal_seed = seq_sum(macd[p.macd_slow - 1:first_signal + 1]) / p.macd_signal
-    adx_seed = seq_sum(np.nan_to_num(dx[dp:first_adx + 1], nan=0.0)) / dp
-    adx = pl.repeat(adx_seed, first_adx + 1, dtype=pl.Float64).append(pl.col("dx").slice(first_adx + 1))
-    if gaps:  # skip the bars without a DX: the average carries over them, as in TA-Lib
-        adx = adx.fill_nan(None).ewm_mean(alpha=1.0 / dp, adjust=False, ignore_nulls=True).forward_fill()
-    else:
-        adx = adx.ewm_mean(alpha=1.0 / dp, adjust=False)
-    stage2 = pl.DataFrame({"macd": macd, "dx": dx}).select(
-        macd_signal=_seeded(pl.col("macd"), first_signal, signal_seed, 2.0 / (p.macd_signal + 1)),
-        adx=_masked(adx, first_adx))
-    signal = stage2.get_column("macd_signal")
-    hist = macd - signal.to_numpy()
-    hist[:first_signal] = NAN
-    macd[:first_signal] = NAN
-    rsi[:rp] = NAN
-    columns = {
-        "ema_fast": stage1.get_column("ema_fast"),
-        "ema_slow": _mask_series(stage1.get_column("ema_slow"), p.ema_slow - 1),
-        "rsi": rsi, "macd": macd, "macd_signal": _mask_series(signal, first_signal), "macd_hist": hist,
-        **(bands_job.result() if bands_job is not None else bollinger(close, p.bb_period, p.bb_std)),
-        "adx": stage2.get_column("adx"), "atr": stage1.get_column("atr"),
-    }
-    return pl.DataFrame({name: columns[name] for name in STANDARD_ORDER})
-
-
-def _mask_series(series: pl.Series, first: int) -> pl.Series:
-    return pl.Series(series.name, [NAN] * first, dtype=pl.Float64).append(series.slice(first))
+    head = stage1.head(max(first_signal, first_adx) + 1).select(macd=derived["macd"], dx=derived["dx"])
+    signal_seed = seq_sum(head["macd"].to_numpy()[p.macd_slow - 1:first_signal + 1]) / p.macd_signal
+    adx_seed = seq_sum(head["dx"].fill_null(0.0).to_numpy()[dp:first_adx + 1]) / dp
+    stage2 = stage1.with_columns(**derived).with_columns(
+        signal=_seeded(pl.col("macd"), first_signal, signal_seed, 2.0 / (p.macd_signal + 1)),
+        # bars without a DX are skipped: the average carries over them, as in TA-Lib
+        adx=pl.repeat(adx_seed, first_adx + 1, dtype=pl.Float64).append(pl.col("dx").slice(first_adx + 1))
+        .ewm_mean(alpha=1.0 / dp, adjust=False, ignore_nulls=True).forward_fill())
+    out = stage2.select(
+        ema_fast=pl.col("ema_fast"),
+        ema_slow=_masked(pl.col("ema_slow"), p.ema_slow - 1),
+        rsi=_masked(pl.col("rsi"), rp),
+        macd=_masked(pl.col("macd"), first_signal),
+        macd_signal=_masked(pl.col("signal"), first_signal),
+        macd_hist=_masked(pl.col("macd") - pl.col("signal"), first_signal),
+        adx=_masked(pl.col("adx"), first_adx),
+        atr=pl.col("atr"),
+    )
+    bands = bands_job.result() if bands_job is not None else bollinger(close, p.bb_period, p.bb_std)
+    return out.with_columns(pl.Series(name, values) for name, values in bands.items()).select(STANDARD_ORDER)
 
 
 STANDARD_ORDER = ("ema_fast", "ema_slow", "rsi", "macd", "macd_signal", "macd_hist",
