@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import sqrt
 
-from engine.indicators.numpy_backend import BB_EPOCH, DI_SUM_EPSILON, ewm_factor
+from engine.indicators.numpy_backend import BB_EPOCH, DI_SUM_EPSILON, FADE_FLOOR, ewm_factor
 from engine.indicators.params import IndicatorParams
 
 NAN = float("nan")
@@ -31,6 +31,9 @@ def standard_kernel(p: IndicatorParams) -> Step:
     nf, ns, nmf, nms, ng = p.ema_fast, p.ema_slow, p.macd_fast, p.macd_slow, p.macd_signal
     rp, ap, dp, bp, nbdev = p.rsi_period, p.atr_period, p.adx_period, p.bb_period, p.bb_std
     share_slow = nms == ns
+    share_fast = nmf == nf  # MACD's fast EMA = ema_fast + offset * fade, fade *= rm (see numpy_backend)
+    share_tr = dp == ap  # ADX's smoothed TR = atr + offset * fade, fade *= rt
+    rm, rt = 1.0 - kmf, 1.0 - wd
     i_sig, i_adx = nms - 1 + ng - 1, 2 * dp - 1
     hot_from = p.warmup + 1
     eps_lo, eps_hi = -DI_SUM_EPSILON, DI_SUM_EPSILON
@@ -46,6 +49,7 @@ def standard_kernel(p: IndicatorParams) -> Step:
     pos = 0
     left = 0
     anchor = cum1 = cum2 = 0.0
+    fade_m = fade_t = off_m = off_t = 0.0
     out_ef = out_es = out_rsi = out_adx = out_atr = NAN
 
     def bands(c: float) -> tuple[float, float, float, float]:
@@ -87,6 +91,7 @@ def standard_kernel(p: IndicatorParams) -> Step:
     def warm(h: float, l: float, c: float) -> tuple[float, ...]:
         nonlocal t, pc, ph, pl, ef, es, mf, ms, sig, sf, ss, smf, sms, ssig, g, lo, sg, sl, atr, sa
         nonlocal ep, em, etr, sep, sem, setr, adx, sdx, pos, out_ef, out_es, out_rsi, out_adx, out_atr
+        nonlocal fade_m, fade_t, off_m, off_t
         macd = signal = hist = NAN
         if t < nf:
             sf += c
@@ -107,6 +112,17 @@ def standard_kernel(p: IndicatorParams) -> Step:
                 smf += c
                 if t == nms - 1:
                     mf = smf / nmf
+                    if share_fast:
+                        off_m, fade_m = mf - ef, 1.0
+                        mf = ef + off_m * fade_m
+            elif share_fast:
+                if fade_m:
+                    fade_m *= rm
+                    if fade_m < FADE_FLOOR:
+                        fade_m = 0.0
+                    mf = ef + off_m * fade_m
+                else:
+                    mf = ef
             else:
                 mf += (c - mf) * kmf
         if not share_slow:
@@ -162,7 +178,18 @@ def standard_kernel(p: IndicatorParams) -> Step:
             else:
                 ep += (plus - ep) * wd
                 em += (minus - em) * wd
-                etr += (tr - etr) * wd
+                if not share_tr:
+                    etr += (tr - etr) * wd
+                elif t == dp:
+                    off_t, fade_t = (etr + (tr - etr) * wd) - atr, 1.0
+                    etr = atr + off_t * fade_t
+                elif fade_t:
+                    fade_t *= rt
+                    if fade_t < FADE_FLOOR:
+                        fade_t = 0.0
+                    etr = atr + off_t * fade_t
+                else:
+                    etr = atr
                 if etr > 0.0:
                     dip = (ep / etr) * 100.0
                     dim = (em / etr) * 100.0
@@ -189,11 +216,20 @@ def standard_kernel(p: IndicatorParams) -> Step:
 
     def step(h: float, l: float, c: float) -> tuple[float, ...]:
         nonlocal pc, ph, pl, ef, es, mf, ms, sig, g, lo, atr, ep, em, etr, adx, pos, left, cum1, cum2
+        nonlocal fade_m, fade_t
         if t < hot_from:
             return warm(h, l, c)
         ef += (c - ef) * kf
         es += (c - es) * ks
-        mf += (c - mf) * kmf
+        if not share_fast:
+            mf += (c - mf) * kmf
+        elif fade_m:
+            fade_m *= rm
+            if fade_m < FADE_FLOOR:
+                fade_m = 0.0
+            mf = ef + off_m * fade_m
+        else:
+            mf = ef
         if share_slow:
             line = mf - es
         else:
@@ -222,7 +258,15 @@ def standard_kernel(p: IndicatorParams) -> Step:
         else:
             ep += (0.0 - ep) * wd
             em += (0.0 - em) * wd
-        etr += (tr - etr) * wd
+        if not share_tr:
+            etr += (tr - etr) * wd
+        elif fade_t:
+            fade_t *= rt
+            if fade_t < FADE_FLOOR:
+                fade_t = 0.0
+            etr = atr + off_t * fade_t
+        else:
+            etr = atr
         if etr > 0.0:
             dip = (ep / etr) * 100.0
             dim = (em / etr) * 100.0

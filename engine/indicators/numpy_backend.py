@@ -17,13 +17,18 @@ Same seeds, lookbacks and special cases as TA-Lib 0.8 (unstable period 0, defaul
 
 Every recursive average runs in Polars' `ewm_mean(adjust=False)` (mean += (x - mean) * f with
 f = a / ((1 - a) + a)); the pure-Python stream repeats that arithmetic operation for operation, so
-batch and stream agree to the last bit, and both agree with TA-Lib to about 1e-12 relative.
+batch and stream agree to the last bit, and both agree with TA-Lib to about 1e-13 relative.
+Two averages TA-Lib keeps separately are derived instead when the periods coincide (the default):
+MACD's fast EMA is ema_fast plus (its seed - ema_fast) * (1 - k)^(t - seed bar), and ADX's smoothed
+true range is atr plus a fading offset likewise; same linear filter, same input, so mathematically
+identical, and two fewer passes.
 The standard deviation uses prefix sums of deviations from an anchor price that is reset every
 `BB_EPOCH` bars: as accurate as a two-pass formula (more than TA-Lib's), still O(1) per bar.
 """
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Executor
 
 import numpy as np
@@ -35,6 +40,7 @@ from engine.indicators.params import IndicatorParams
 
 BB_EPOCH = 128  # bars between re-anchoring the Bollinger sums
 DI_SUM_EPSILON = 1e-14  # TA-Lib's TA_IS_ZERO band, applied to DI+ + DI-
+FADE_FLOOR = 2.0 ** -1000  # a fading offset below this is 0 (far below any price's last bit)
 NAN = float("nan")
 
 
@@ -49,6 +55,21 @@ def seq_sum(values: np.ndarray) -> float:
     for x in values.tolist():
         total += x
     return total
+
+
+def decay(count: int, ratio: float) -> np.ndarray:
+    """The fading factor 1, r, r*r, ... (repeated multiplication, as the stream does bar by bar),
+    ending with the first term below FADE_FLOOR, which is set to 0: the fade is over from there.
+    (Repeated multiplication alone never reaches 0: tiny subnormals round back to themselves.)"""
+    length = min(count, int(1000.0 / -math.log2(ratio)) + 2) if 0.0 < ratio < 1.0 else count
+    steps = np.full(length, ratio)
+    steps[:1] = 1.0
+    fade = np.multiply.accumulate(steps)
+    over = np.flatnonzero(fade < FADE_FLOOR)
+    if over.size:
+        fade = fade[:over[0] + 1]
+        fade[-1] = 0.0
+    return fade
 
 
 def _seeded(expr: pl.Expr, seed_index: int, seed: float, alpha: float) -> pl.Expr:
@@ -103,26 +124,52 @@ def standard_numpy(bars: Ohlcv, p: IndicatorParams, executor: Executor | None = 
     def wilder(name: str, seed_index: int, count: int, period: int) -> pl.Expr:
         return _seeded(pl.col(name), seed_index, seq_sum(inputs[name][1:count + 1]) / period, 1.0 / period)
 
+    share_fast = p.macd_fast == p.ema_fast  # then MACD's fast EMA = ema_fast + a decaying offset
+    share_tr = p.adx_period == p.atr_period  # then ADX's smoothed TR = atr + a decaying offset
     exprs = {
-        "ema_fast": _masked(ema(p.ema_fast, p.ema_fast - 1, 0), p.ema_fast - 1),
+        "ema_fast": ema(p.ema_fast, p.ema_fast - 1, 0),
         "ema_slow": ema(p.ema_slow, p.ema_slow - 1, 0),
-        "macd_fast": ema(p.macd_fast, p.macd_slow - 1, p.macd_slow - p.macd_fast),
         "gain": wilder("gain", rp, rp, rp),
         "loss": wilder("loss", rp, rp, rp),
-        "atr": _masked(wilder("tr", ap, ap, ap), ap),
+        "atr": wilder("tr", ap, ap, ap),
         "plus": wilder("plus", dp - 1, dp - 1, dp),
         "minus": wilder("minus", dp - 1, dp - 1, dp),
-        "tr": wilder("tr", dp - 1, dp - 1, dp),
     }
+    if not share_fast:
+        exprs["macd_fast"] = ema(p.macd_fast, p.macd_slow - 1, p.macd_slow - p.macd_fast)
     if p.macd_slow != p.ema_slow:
         exprs["macd_slow"] = ema(p.macd_slow, p.macd_slow - 1, 0)
+    if not share_tr:
+        exprs["tr"] = wilder("tr", dp - 1, dp - 1, dp)
     stage1 = pl.DataFrame({"close": close, **inputs}).select(**exprs)
+    n = close.shape[0]
+    slow = stage1.get_column("macd_slow" if "macd_slow" in exprs else "ema_slow").to_numpy()
+    start = p.macd_slow - 1
+    if share_fast:
+        # TA-Lib seeds MACD's fast EMA at the slow EMA's first bar; from there on it differs from
+        # ema_fast by (seed - ema_fast) * (1 - k)^(t - start), exactly (both are the same linear filter).
+        fast = stage1.get_column("ema_fast").to_numpy()
+        offset = seq_sum(close[p.macd_slow - p.macd_fast:start + 1]) / p.macd_fast - float(fast[start])
+        fading = decay(n - start, 1.0 - ewm_factor(2.0 / (p.macd_fast + 1)))
+        macd = fast - slow
+        stop = start + fading.shape[0]
+        macd[start:stop] = (fast[start:stop] + offset * fading) - slow[start:stop]
+    else:
+        macd = stage1.get_column("macd_fast").to_numpy() - slow
+    if share_tr:
+        atr = stage1.get_column("atr").to_numpy()
+        seed = seq_sum(inputs["tr"][1:dp]) / dp
+        first = seed + (float(inputs["tr"][dp]) - seed) * ewm_factor(1.0 / dp)
+        fading = decay(n - dp, 1.0 - ewm_factor(1.0 / dp))
+        smoothed_tr = atr.copy()
+        smoothed_tr[dp:dp + fading.shape[0]] = atr[dp:dp + fading.shape[0]] + (first - float(atr[dp])) * fading
+        stage1 = stage1.with_columns(tr=pl.Series(smoothed_tr))
+    stage1 = stage1.with_columns(macd=pl.Series(macd))
     gain, loss, total = pl.col("gain"), pl.col("loss"), pl.col("gain") + pl.col("loss")
     di_plus = (pl.col("plus") / pl.col("tr")) * 100.0
     di_minus = (pl.col("minus") / pl.col("tr")) * 100.0
     di_sum = di_plus + di_minus
     derived = {
-        "macd": pl.col("macd_fast") - pl.col("macd_slow" if "macd_slow" in exprs else "ema_slow"),
         # no DX on a bar whose smoothed TR is 0 or whose DI sum is within TA-Lib's epsilon of 0
         "dx": pl.when((pl.col("tr") > 0.0) & (di_sum.abs() >= DI_SUM_EPSILON))
         .then(((di_plus - di_minus).abs() / di_sum) * 100.0),
@@ -130,7 +177,7 @@ def standard_numpy(bars: Ohlcv, p: IndicatorParams, executor: Executor | None = 
     }
     first_signal = p.macd_slow - 1 + p.macd_signal - 1
     first_adx = 2 * dp - 1
-    head = stage1.head(max(first_signal, first_adx) + 1).select(macd=derived["macd"], dx=derived["dx"])
+    head = stage1.head(max(first_signal, first_adx) + 1).select(macd=pl.col("macd"), dx=derived["dx"])
     signal_seed = seq_sum(head["macd"].to_numpy()[p.macd_slow - 1:first_signal + 1]) / p.macd_signal
     adx_seed = seq_sum(head["dx"].fill_null(0.0).to_numpy()[dp:first_adx + 1]) / dp
     stage2 = stage1.with_columns(**derived).with_columns(
@@ -139,14 +186,14 @@ def standard_numpy(bars: Ohlcv, p: IndicatorParams, executor: Executor | None = 
         adx=pl.repeat(adx_seed, first_adx + 1, dtype=pl.Float64).append(pl.col("dx").slice(first_adx + 1))
         .ewm_mean(alpha=1.0 / dp, adjust=False, ignore_nulls=True).forward_fill())
     out = stage2.select(
-        ema_fast=pl.col("ema_fast"),
+        ema_fast=_masked(pl.col("ema_fast"), p.ema_fast - 1),
         ema_slow=_masked(pl.col("ema_slow"), p.ema_slow - 1),
         rsi=_masked(pl.col("rsi"), rp),
         macd=_masked(pl.col("macd"), first_signal),
         macd_signal=_masked(pl.col("signal"), first_signal),
         macd_hist=_masked(pl.col("macd") - pl.col("signal"), first_signal),
         adx=_masked(pl.col("adx"), first_adx),
-        atr=pl.col("atr"),
+        atr=_masked(pl.col("atr"), ap),
     )
     bands = bands_job.result() if bands_job is not None else bollinger(close, p.bb_period, p.bb_std)
     return out.with_columns(pl.Series(name, values) for name, values in bands.items()).select(STANDARD_ORDER)
@@ -170,18 +217,29 @@ def bollinger(close: np.ndarray, period: int, nbdev: float) -> dict[str, np.ndar
     padded[n:] = close[-1]
     anchor = close[period - 1::BB_EPOCH][:epochs, None]
     dev = sliding_window_view(padded, span)[::BB_EPOCH] - anchor
-    prefix = np.zeros((epochs, span + 1))
+    prefix = np.empty((epochs, span + 1))
+    prefix[:, 0] = 0.0
     np.cumsum(dev, axis=1, out=prefix[:, 1:])
-    s1 = prefix[:, period:] - prefix[:, :BB_EPOCH]
+    mean_dev = np.subtract(prefix[:, period:], prefix[:, :BB_EPOCH])  # S1 ...
+    mean_dev /= period  # ... / p
     np.multiply(dev, dev, out=dev)
     np.cumsum(dev, axis=1, out=prefix[:, 1:])
-    s2 = prefix[:, period:] - prefix[:, :BB_EPOCH]
-    mean_dev = s1 / period
-    var = s2 / period - mean_dev * mean_dev
-    shift = np.full(n, NAN)
-    shift[period - 1:] = (np.sqrt(np.maximum(var, 0.0)) * nbdev).reshape(-1)[:m]
-    middle = np.full(n, NAN)
-    middle[period - 1:] = (anchor + mean_dev).reshape(-1)[:m]
-    upper = middle + shift
-    lower = middle - shift
-    return {"bb_upper": upper, "bb_middle": middle, "bb_lower": lower, "bb_width": (upper - lower) / middle}
+    var = np.subtract(prefix[:, period:], prefix[:, :BB_EPOCH])  # S2 ...
+    var /= period  # ... / p
+    var -= np.multiply(mean_dev, mean_dev, out=dev[:, :BB_EPOCH])
+    np.maximum(var, 0.0, out=var)
+    np.sqrt(var, out=var)
+    var *= nbdev  # now the band half-width
+    mean_dev += anchor  # now the middle band (anchor + S1/p)
+    middle = np.empty(n)
+    upper = np.empty(n)
+    lower = np.empty(n)
+    for band in (middle, upper, lower):
+        band[:period - 1] = NAN
+    mid, half = mean_dev.reshape(-1)[:m], var.reshape(-1)[:m]
+    middle[period - 1:] = mid
+    np.add(mid, half, out=upper[period - 1:])
+    np.subtract(mid, half, out=lower[period - 1:])
+    width = np.subtract(upper, lower)
+    width /= middle
+    return {"bb_upper": upper, "bb_middle": middle, "bb_lower": lower, "bb_width": width}

@@ -96,3 +96,13 @@ def test_bollinger_deviation_is_exact() -> None:
     bands = bollinger(close, 20, 2.0)
     ours = ((bands["bb_upper"] - bands["bb_lower"]) / 4)[19:]
     assert np.max(np.abs(ours - exact) / exact) < 1e-10
+
+
+@pytest.mark.parametrize("ratio", [1 - 2 / 13, 1 - 1 / 14, 1 - 2 / 201, 0.5])
+def test_fading_offsets_reach_exact_zero(ratio: float) -> None:
+    """The MACD-fast and ADX-TR offsets fade by repeated multiplication and end at exactly 0 (the
+    batch leaves them out from there, the stream stops multiplying)."""
+    from engine.indicators.numpy_backend import FADE_FLOOR, decay
+    fade = decay(10**7, ratio)
+    assert fade[0] == 1.0 and fade[-1] == 0.0 and fade.shape[0] < 10**7
+    assert (fade[:-1] >= FADE_FLOOR).all() and fade[1] == ratio

@@ -60,9 +60,15 @@ def test_stream_equals_talib_batch_within_1e9() -> None:
         assert same(streamed[column].to_numpy(), batch[column].cast(pl.Float64).to_numpy()).all(), column
 
 
-def test_stream_with_other_params_equals_batch() -> None:
-    p = IndicatorParams(ema_fast=3, ema_slow=8, rsi_period=2, macd_fast=2, macd_slow=40, macd_signal=2,
-                        bb_period=2, bb_std=1.0, adx_period=2, atr_period=30)
+@pytest.mark.parametrize("p", [
+    # nothing shared between the standalone EMAs / ATR and MACD's / ADX's internal averages
+    IndicatorParams(ema_fast=3, ema_slow=8, rsi_period=2, macd_fast=2, macd_slow=40, macd_signal=2,
+                    bb_period=2, bb_std=1.0, adx_period=2, atr_period=30),
+    # MACD's fast EMA and ADX's TR derived from ema_fast and atr, but a separate slow EMA
+    IndicatorParams(ema_fast=5, ema_slow=20, macd_fast=5, macd_slow=30, macd_signal=4, adx_period=7,
+                    atr_period=7, bb_period=9),
+])
+def test_stream_with_other_params_equals_batch(p: IndicatorParams) -> None:
     data = klines("XRPUSDT-perp-klines-5m-2021-11.parquet")
     streamed = stream_frame(data, p)
     batch = compute(data, p, backend="numpy")
