@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core.errors import DataError
-from engine.indicators import CandleError, IndicatorParams, as_ohlcv, check_bar, compute, validate
+from engine.indicators import STANDARD_COLUMNS, CandleError, IndicatorParams, as_ohlcv, check_bar, compute, validate
 from engine.indicators.candles import bar_is_valid
-from tests.indicators.conftest import klines
+from tests.indicators.conftest import klines, same
 
 N = 200
 
@@ -100,9 +100,15 @@ def test_too_few_bars(rows: int, parallel: bool) -> None:
             compute(frame().head(rows), backend=backend, parallel=parallel)  # type: ignore[arg-type]
 
 
-def test_exactly_enough_bars() -> None:
+@pytest.mark.parametrize("backend", ["talib", "numpy"])
+def test_exactly_enough_bars(backend: str) -> None:
+    """The last of min_bars bars carries every standard value, equal to the longer history's."""
     p = IndicatorParams()
-    assert compute(frame().head(p.min_bars)).height == p.min_bars
+    short = compute(frame().head(p.min_bars), backend=backend)  # type: ignore[arg-type]
+    assert short.height == p.min_bars
+    assert not any(math.isnan(v) for v in short.select(STANDARD_COLUMNS).row(-1))  # every value is there
+    longer = compute(frame(), backend=backend).row(p.min_bars - 1)  # type: ignore[arg-type]
+    assert same(np.array(short.row(-1), dtype=float), np.array(longer, dtype=float)).all()
 
 
 def test_missing_column_null_and_wrong_types() -> None:
