@@ -15,6 +15,7 @@ from engine.logs import setup_logging
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
     "sim": ("engine.sim.cli", "run the local Binance USD-M exchange simulator"),
+    "indicators": ("engine.indicators_cli", "every indicator and ICT column of a klines Parquet file"),
 }
 
 
