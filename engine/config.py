@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.accounts.account import AccountSpec, missing_credentials, parse_account_specs
 from engine.core.errors import ConfigError
 from engine.core.secret import Secret
 
@@ -148,6 +149,14 @@ VARIABLES: tuple[Var, ...] = (
     Var("SLT_SIM_SPEED", "sim_speed", _speed, "'max' or a replay speed factor greater than 0 (1 = real time)"),
     Var("SLT_WS_LAG_SECONDS", "ws_lag_seconds", _number(0, None, lo_open=True), "seconds, greater than 0"),
     Var("SLT_LOG_LEVEL", "log_level", _choice("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
+    # Risk and accounts (engine/risk, engine/accounts).
+    Var("SLT_MAX_DAILY_DRAWDOWN", "max_daily_drawdown", _number(0, 1, lo_open=True),
+        "a fraction greater than 0 and at most 1 (0.05 = 5 %)"),
+    Var("SLT_ACCOUNTS", "accounts", parse_account_specs,
+        "a comma-separated list of id:TYPE[:weight[:group]] with TYPE one of PRIMARY, SECONDARY, ARBITRAGE, "
+        "HEDGE, weight > 0 and group one of aggressive, conservative, neutral"),
+    Var("SLT_ACCOUNT_DISTRIBUTION", "account_distribution", _choice("equal", "weighted", "risk_based"),
+        "one of equal, weighted, risk_based"),
 )
 _BY_ENV = {v.env: v for v in VARIABLES}
 
@@ -188,6 +197,10 @@ class Settings:
     sim_speed: float = 60.0
     ws_lag_seconds: float = 60.0
     log_level: str = "info"
+    max_daily_drawdown: float = 0.05
+    accounts: tuple[AccountSpec, ...] = ()   # empty: one account, "main", on SLT_API_KEY/SECRET
+    account_distribution: str = "weighted"
+    account_credentials: tuple[tuple[str, Secret], ...] = ()  # SLT_ACCOUNT_<ID>_KEY/_SECRET values
 
     def __post_init__(self) -> None:
         # Derived defaults: paths follow the data directory, URLs follow host and ports.
@@ -210,6 +223,10 @@ class Settings:
             object.__setattr__(self, "exchange_rest_url", rest)
         if not self.exchange_ws_url:
             object.__setattr__(self, "exchange_ws_url", ws)
+        missing = missing_credentials(self.accounts, dict(self.account_credentials))
+        if missing:
+            raise ConfigError("invalid configuration:\n  SLT_ACCOUNTS lists accounts without credentials: set "
+                              + ", ".join(missing))
 
     @property
     def run_dir(self) -> Path:
@@ -256,23 +273,27 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | str
 
     problems: list[str] = []
     values: dict[str, Any] = {}
+    credentials: list[tuple[str, Secret]] = []
     for name, raw in merged.items():
         var = _BY_ENV.get(name)
         if var is None:
-            if name.startswith(ENV_PREFIX) and name != "SLT_ENV_FILE" and not _dynamic(name):
+            if _dynamic(name):
+                credentials.append((name, Secret(raw)))
+            elif name.startswith(ENV_PREFIX) and name != "SLT_ENV_FILE":
                 problems.append(_unknown(name))
             continue
         try:
             values[var.field] = var.parse(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, ConfigError) as exc:
             shown = "<hidden>" if var.secret else repr(raw)
-            problems.append(f"{name}={shown} is not allowed: expected {var.allowed}")
+            detail = f" ({exc})" if isinstance(exc, ConfigError) else ""
+            problems.append(f"{name}={shown} is not allowed{detail}: expected {var.allowed}")
     if problems:
         if any(" is not a known setting" in p for p in problems):
             problems.append("known SLT_ variables: " + ", ".join(
                 v.env for v in VARIABLES if v.env.startswith(ENV_PREFIX)))
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-    return Settings(**values)
+    return Settings(**values, account_credentials=tuple(sorted(credentials, key=lambda c: c[0])))
 
 
 def _dynamic(name: str) -> bool:

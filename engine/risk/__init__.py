@@ -1,0 +1,23 @@
+"""Regime-aware risk: regime detection, the risk table, order sizing, the kill switch (all pure)."""
+
+from engine.risk.kill_switch import KillSwitch, KillSwitchStatus, Trip, TripKind
+from engine.risk.manager import RiskManager, RiskReport
+from engine.risk.parameters import RISK_TABLE, RiskParameters, get_risk_parameters, most_conservative
+from engine.risk.regime import (
+    DEFAULT_THRESHOLDS,
+    InsufficientHistory,
+    Regime,
+    RegimeReading,
+    RegimeThresholds,
+    classify,
+    detect_regime,
+    regime_history,
+)
+from engine.risk.sizing import AccountState, OrderRequest, RejectReason, SizingDecision, exposure, size_order
+
+__all__ = [
+    "DEFAULT_THRESHOLDS", "RISK_TABLE", "AccountState", "InsufficientHistory", "KillSwitch", "KillSwitchStatus",
+    "OrderRequest", "Regime", "RegimeReading", "RegimeThresholds", "RejectReason", "RiskManager", "RiskParameters",
+    "RiskReport", "SizingDecision", "Trip", "TripKind", "classify", "detect_regime", "exposure",
+    "get_risk_parameters", "most_conservative", "regime_history", "size_order",
+]
