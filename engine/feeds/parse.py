@@ -15,14 +15,10 @@ from typing import Union
 import msgspec
 
 from engine.core.errors import DataError
+from engine.core.intervals import INTERVAL_MS
 from engine.core.market import AggTrade, BookTicker, MarkPrice
 from engine.core.types import Candle, Side
 
-INTERVAL_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
-    "12h": 43_200_000, "1d": 86_400_000,
-}
 
 _STREAM_RE = re.compile(r'"stream"\s*:\s*"([^"]{1,100})"')
 MarketEvent = Candle | MarkPrice | AggTrade | BookTicker

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.core.types import Candle
-from engine.feeds.parse import INTERVAL_MS
+from engine.core.intervals import INTERVAL_MS, last_closed_open_time
 
 MAX_HELD = 50_000  # per stream; beyond this the newest held bars are dropped and backfilled later
 
@@ -116,7 +116,7 @@ class CandleSequencer:
             if state.held:
                 last = min(state.held) - state.step
             else:
-                last = ((exchange_time - state.step) // state.step) * state.step
+                last = last_closed_open_time(interval, exchange_time)
             if last >= first:
                 found.append(Gap(symbol, interval, first, last))
         return found

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from engine.feeds.backoff import Backoff
+from engine.core.backoff import Backoff
 
 
 def test_schedule_doubles_then_enters_long_delay_mode() -> None:
