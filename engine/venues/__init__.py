@@ -1,1 +1,2 @@
-"""Exchange adapters (edge): ccxt set-up and translation of vendor JSON and errors."""
+"""Exchange adapters: ccxt for Binance USDⓈ-M REST. Vendor JSON and vendor errors are translated
+into domain types and our error hierarchy here, and nowhere else."""
