@@ -14,21 +14,27 @@ from engine.logs import setup_logging
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
+    "sim": ("engine.sim.cli", "run the local Binance USD-M exchange simulator"),
+    "indicators": ("engine.indicators_cli", "every indicator and ICT column of a klines Parquet file"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported for its options."""
     parser = argparse.ArgumentParser(prog="slt", description="SelfLearningTrader")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(command)
+        if only is None or only == name:
+            importlib.import_module(module).add_arguments(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import Settings, load_settings
+from tests.sim.harness import sim, sim_factory, sim_process, sim_process_factory  # noqa: F401 - shared fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 MARKET_DATA = REPO / "data" / "market"
