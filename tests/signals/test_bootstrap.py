@@ -48,12 +48,13 @@ def test_confidence_counts_agreeing_evidence(snapshots: list[Indicators]) -> Non
     ind = next(i for i in snapshots if i.ready and i.ict is not None)
     bullish = ind._replace(ema_trend=Trend.BULLISH, macd_cross=MacdCross.BULLISH, adx_signal=AdxGrade.STRONG,
                            rsi=60.0, rsi_signal=RsiSignal.NEUTRAL, ict=ind.ict._replace(trend=1, bos=1, choch=0,  # type: ignore[union-attr]
-                                                                      fvg_bull_bottom=math.nan))
+                                                                      fvg_bull_bottom=math.nan,
+                                                                      fvg_bear_top=math.nan))
     confidence, reasons = BootstrapPolicy.confidence(bullish, Side.BUY)
     assert confidence == pytest.approx(0.25 + 0.15 + 0.15 + 0.10 + 0.15 + 0.10)
     assert reasons == ("ema_trend", "ict_structure", "macd_cross", "ict_bos", "adx_strong", "rsi_momentum")
     against, _ = BootstrapPolicy.confidence(bullish, Side.SELL)
-    assert against == 0.0
+    assert against == pytest.approx(0.15)  # only ADX strength, which has no direction
     signal = BootstrapPolicy().evaluate(bullish, 1)
     assert signal is not None and signal.side is Side.BUY and signal.win_probability == win_probability(confidence)
 
