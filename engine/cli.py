@@ -14,6 +14,8 @@ from engine.logs import setup_logging
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
+    "up": ("engine.up_cli", "start the local services (Prefect, MLflow) and the store; Ctrl-C stops all"),
+    "sql": ("engine.store.sql_cli", "query the store (read-only); without a query, open the DuckDB prompt"),
 }
 
 
