@@ -1,8 +1,12 @@
 """The DuckLake store, its schema migrations, the journal and the trade recorder.
 
-`init_store(settings)` creates the lake if needed and applies migrations (what `slt up` does);
-`open_store(settings)` opens an existing one for writing; readers use
-`lake.connect(settings, read_only=True)`."""
+    init_store(settings)                      # create the lake if needed, apply migrations (`slt up`)
+    lake = open_store(settings)               # an existing lake, for writing (writer.write_records)
+    lake = connect(settings, read_only=True)  # for reading (reader.trades, reader.candles, ...)
+    recorder = TradeRecorder(settings).start()  # engine.store.recorder: journaled, zero-loss writes
+
+Modules: lake (attach), migrations, schema (tables and checks), writer, reader, frames + journal
+(the recorder's write-ahead log), ack, flusher, recorder, sql_cli (`slt sql`)."""
 
 from __future__ import annotations
 

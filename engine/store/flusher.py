@@ -34,7 +34,7 @@ from engine.store.writer import write_records
 log = logging.getLogger(__name__)
 
 _UNAVAILABLE = (StoreUnavailable, duckdb.Error, OSError)
-_BAD_DATA = (DataError, msgspec.DecodeError, msgspec.ValidationError, KeyError)
+_BAD_DATA = (DataError, msgspec.DecodeError, msgspec.ValidationError)
 
 
 class Flusher:
@@ -107,13 +107,16 @@ class Flusher:
                     if lake is None:
                         lake = self.open_store()
                     self._write(lake, batch)
-                except _UNAVAILABLE as exc:
+                except Exception as exc:  # the store is unreachable (or a bug): keep the batch, retry
                     if lake is not None:
                         lake.close()
                         lake = None
                     self._failed(exc, delay)
-                    if self._stopping() and time.monotonic() >= (self._deadline or 0):
-                        break
+                    if self._deadline is not None:
+                        remaining = self._deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        delay = min(delay, remaining)
                     self._wakeup.wait(delay)
                     self._wakeup.clear()
                     delay = min(delay * 2, self.backoff[1])
@@ -159,6 +162,8 @@ class Flusher:
         self.failures += 1
         self.store_reachable = False
         self.last_error = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, _UNAVAILABLE):
+            log.exception("🚨 recorder: unexpected error while flushing (batch kept)", exc_info=exc)
         log.warning("📝 recorder: store write failed (%d so far), batch kept, retry in %.2f s: %s",
                     self.failures, delay, self.last_error)
 

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from engine.config import Settings
-from engine.core.errors import SltError
+from engine.core.errors import DataError, SltError
 from engine.core.types import Record, TradeEntry, TradeExit
 from engine.store import open_store
 from engine.store.ack import Ack
@@ -57,7 +57,13 @@ def encode(records: Sequence[Record]) -> bytes:
 
 
 def decode(payload: bytes) -> list[Record]:
-    return [_DECODERS[tag].decode(raw) for tag, raw in _FRAME.decode(payload)]
+    records = []
+    for tag, raw in _FRAME.decode(payload):
+        decoder = _DECODERS.get(tag)
+        if decoder is None:
+            raise DataError(f"journal frame holds an unknown record type {tag!r}")
+        records.append(decoder.decode(raw))
+    return records
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -122,3 +123,17 @@ def test_group_commit_uses_fewer_fsyncs_than_frames(tmp_path: Path) -> None:
     seqs = [seq for seq, _ in payloads(journal)]
     assert seqs == list(range(1, 4001))
     journal.release()
+
+
+def test_a_failed_write_fails_its_acks_and_the_journal_carries_on(tmp_path: Path) -> None:
+    journal = opened(tmp_path)
+    assert journal.append(b"before", 1).result(5) == 1
+    assert journal._fd is not None
+    os.close(journal._fd)  # the disk "fails": the next write gets EBADF
+    with pytest.raises(JournalError, match="write failed"):
+        journal.append(b"lost", 1).result(5)
+    assert journal.append(b"after", 1).result(5) == 3  # a fresh segment; seq 2 was never acknowledged
+    journal.release()
+    again = opened(tmp_path)
+    assert [p for _, p in payloads(again)] == [b"before", b"after"]
+    again.release()
