@@ -105,7 +105,7 @@ SELECT * EXCLUDE (rn) FROM (
 
 -- Account value over time.
 CREATE VIEW equity AS
-SELECT account, epoch_ms(event_time) AS at, wallet_balance + unrealized_pnl AS equity, wallet_balance,
+SELECT account, epoch_ms(event_time) AS taken_at, wallet_balance + unrealized_pnl AS equity, wallet_balance,
        unrealized_pnl, available_balance, event_time
 FROM equity_snapshots;
 """
