@@ -12,7 +12,8 @@ from tests.store.conftest import entry, exit_
 
 
 async def main(run: int) -> None:
-    recorder = TradeRecorder(load_settings(), backoff=(0.01, 0.2)).start()
+    # Commit to the store nearly continuously, so that many kills land inside a store transaction.
+    recorder = TradeRecorder(load_settings(), backoff=(0.01, 0.2), flush_interval=0.02).start()
     out = sys.stdout
     n = run * 10_000_000
     while True:
