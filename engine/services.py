@@ -118,7 +118,8 @@ class Supervisor:
             waiting = [s for s in waiting if not healthy(s.health_url or "")]
             for service in waiting:
                 if time.monotonic() - started > service.startup_timeout:
-                    raise self._failure(service, f"did not answer {service.health_url} within {service.startup_timeout:.0f} s")
+                    raise self._failure(service, f"did not answer {service.health_url} "
+                                                 f"within {service.startup_timeout:.0f} s")
             if waiting:
                 stop.wait(0.25)
         return True

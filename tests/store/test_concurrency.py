@@ -62,7 +62,8 @@ def test_recorder_writer_and_sql_readers_at_once(lake_settings: Settings) -> Non
     with connect(lake_settings, read_only=True) as lake:
         final = reader.query(lake, "SELECT (SELECT count(*) FROM lake.trade_entries) AS e, "
                                    "(SELECT count(DISTINCT record_id) FROM lake.trade_entries) AS de, "
-                                   "(SELECT count(*) FROM lake.trade_exits) AS x, (SELECT count(*) FROM lake.candles) AS c")[0]
+                                   "(SELECT count(*) FROM lake.trade_exits) AS x, "
+                                   "(SELECT count(*) FROM lake.candles) AS c")[0]
     assert final == {"e": results["recorder"]["entries"], "de": results["recorder"]["entries"],
                      "x": results["recorder"]["exits"], "c": results["writer"]["candles"]}
     assert results["writer"]["candles"] == 25 * results["writer"]["commits"]

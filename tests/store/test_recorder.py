@@ -16,8 +16,9 @@ from tests.store.conftest import entry, exit_, one_of_each
 
 
 def stored_ids(settings: Settings, kind: type) -> list[str]:
+    table = "trade_entries" if kind is TradeEntry else "trade_exits"
     with connect(settings, read_only=True) as lake:
-        return [r["record_id"] for r in reader.query(lake, f"SELECT record_id FROM lake.{'trade_entries' if kind is TradeEntry else 'trade_exits'}")]
+        return [r["record_id"] for r in reader.query(lake, f"SELECT record_id FROM lake.{table}")]
 
 
 async def test_records_of_every_type_reach_the_store(lake_settings: Settings) -> None:
