@@ -21,26 +21,40 @@ from tests.conftest import REPO
 
 
 @pytest.mark.integration
-def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings) -> None:
+def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
            "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
            "SLT_MLFLOW_PORT": str(settings.mlflow_port)}
-    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    prefect = f"http://127.0.0.1:{settings.prefect_port}/api/health"
-    mlflow = f"http://127.0.0.1:{settings.mlflow_port}/health"
+    errors = tmp_path / "up.stderr"
+    with open(errors, "w") as stderr:
+        up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=stderr, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read_banner() -> None:
+        assert up.stdout is not None
+        for line in up.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read_banner, daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 150
-        while not (healthy(prefect) and healthy(mlflow)):
-            assert up.poll() is None, up.communicate()
-            assert time.monotonic() < deadline, "servers did not become healthy"
-            time.sleep(0.5)
+        assert ready.wait(150), f"slt up printed no banner: {lines}"
+        assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
+        assert healthy(f"http://127.0.0.1:{settings.mlflow_port}/health")
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 2
     finally:
         up.send_signal(signal.SIGINT)
-        out, err = up.communicate(timeout=60)
-    assert up.returncode == 0, err
+        up.wait(60)
+        reader.join(10)
+        assert up.stdout is not None
+        up.stdout.close()
+    out = "".join(lines)
+    assert up.returncode == 0, errors.read_text()
     assert f"Prefect UI   http://127.0.0.1:{settings.prefect_port}" in out
     assert f"MLflow UI    http://127.0.0.1:{settings.mlflow_port}" in out and "slt sql" in out
     gone, alive = psutil.wait_procs(children, timeout=10)
