@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from typing import Any
 
@@ -155,7 +155,7 @@ def _decimals(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, DECIMAL)
     except pa.ArrowInvalid:  # more than SCALE decimal places: round to the column's scale
-        return pa.array([None if v is None else v.quantize(QUANTUM) for v in values], DECIMAL)
+        return pa.array([None if v is None else v.quantize(QUANTUM, rounding=ROUND_HALF_EVEN) for v in values], DECIMAL)
 
 
 def to_arrow(spec: TableSpec, records: Sequence[Record]) -> pa.Table:
