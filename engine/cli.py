@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
     "sim": ("engine.sim.cli", "run the local Binance USD-M exchange simulator"),
     "indicators": ("engine.indicators_cli", "every indicator and ICT column of a klines Parquet file"),
+    "up": ("engine.up_cli", "start the local services (Prefect, MLflow) and the store; Ctrl-C stops all"),
+    "sql": ("engine.store.sql_cli", "query the store (read-only); without a query, open the DuckDB prompt"),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 
 def num(x: float) -> str:
@@ -18,6 +18,7 @@ def num(x: float) -> str:
 def fixed(x: Decimal | float, places: int) -> str:
     """Fixed decimals, as Binance prints balances and prices ('59439.30', '0.00000000')."""
     if isinstance(x, Decimal):
-        return format(x.quantize(Decimal(1).scaleb(-places)), "f") if places else format(x.quantize(Decimal(1)), "f")
+        # explicit rounding: ccxt resets the thread's decimal context to ROUND_HALF_UP when it runs
+        return format(x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN), "f")
     return f"{x:.{places}f}"
 

@@ -8,6 +8,7 @@ are sent as decimal strings, never floats.
 
 from __future__ import annotations
 
+import decimal
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -184,7 +185,9 @@ class BinanceVenue:
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]], *, submits_order: bool = False) -> T:
         async def once() -> T:
             try:
-                return await call()
+                # ccxt rewrites the current decimal context (rounding, traps): keep that inside the call
+                with decimal.localcontext():
+                    return await call()
             except ExchangeError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every vendor error is translated here

@@ -1,0 +1,161 @@
+"""Local services as child processes: declared as data, started together, watched, stopped cleanly.
+
+Each service runs in its own process group (session) with its output in a log file; stopping
+sends SIGTERM to the group, waits, then SIGKILLs whatever is left of the group and of the
+process's descendants, so no orphan survives. If `slt up` itself is killed with SIGKILL, each
+direct child still gets SIGTERM from the kernel (Linux parent-death signal), best effort.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from engine.core.errors import SltError
+
+log = logging.getLogger(__name__)
+
+
+class ServiceFailed(SltError):
+    """A service could not start, did not become healthy in time, or died."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: tuple[str, ...]
+    log_file: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the inherited environment
+    health_url: str | None = None  # healthy once it answers 2xx
+    url: str | None = None  # what to show a person (a UI address)
+    port: int | None = None
+    port_variable: str = ""  # the setting that chose the port, named in a "port in use" error
+    startup_timeout: float = 120.0
+
+
+def check_port_free(service: Service, host: str) -> None:
+    if service.port is None:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, service.port))
+        except OSError as exc:
+            raise ServiceFailed(f"{service.name}: port {service.port} on {host} is in use ({exc.strerror}); stop what "
+                                f"uses it or set {service.port_variable or 'another port'}") from None
+
+
+def _parent_death_signal() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own loopback URL)
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Supervisor:
+    """Starts services, waits until they are healthy, notices deaths, stops them all."""
+
+    def __init__(self, services: Sequence[Service]) -> None:
+        self.services = list(services)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        for service in self.services:
+            service.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(service.log_file, "ab") as out:
+                self.processes[service.name] = subprocess.Popen(
+                    service.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env={**os.environ, **service.env}, start_new_session=True, preexec_fn=_parent_death_signal)
+            log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)
+
+    def dead(self) -> Service | None:
+        """A service whose process has exited, if any."""
+        for service in self.services:
+            process = self.processes.get(service.name)
+            if process is not None and process.poll() is not None:
+                return service
+        return None
+
+    def _failure(self, service: Service, why: str) -> ServiceFailed:
+        return ServiceFailed(f"{service.name} {why}; last lines of {service.log_file}:\n{log_tail(service.log_file)}")
+
+    def wait_healthy(self, stop: threading.Event) -> bool:
+        """Block until every service answers its health URL; False if `stop` was set first."""
+        started = time.monotonic()
+        waiting = [s for s in self.services if s.health_url]
+        while waiting:
+            if stop.is_set():
+                return False
+            if (service := self.dead()) is not None:
+                raise self._failure(service, f"exited with code {self.processes[service.name].returncode} while starting")
+            waiting = [s for s in waiting if not healthy(s.health_url or "")]
+            for service in waiting:
+                if time.monotonic() - started > service.startup_timeout:
+                    raise self._failure(service, f"did not answer {service.health_url} "
+                                                 f"within {service.startup_timeout:.0f} s")
+            if waiting:
+                stop.wait(0.25)
+        return True
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every process group, wait up to `grace` s, then SIGKILL what is left."""
+        trees: list[psutil.Process] = []
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                continue
+            try:
+                trees += psutil.Process(process.pid).children(recursive=True)
+            except psutil.Error:
+                pass
+            _signal_group(process.pid, signal.SIGTERM)
+            log.info("stopping %s (pid %d)", name, process.pid)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        _, alive = psutil.wait_procs(trees, timeout=max(0.1, deadline - time.monotonic()))
+        for leftover in alive:
+            try:
+                leftover.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        for process in self.processes.values():  # a group member that ignored SIGTERM
+            _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the service is its own session leader: its group id is its pid
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,172 @@
+"""Versioned schema migrations, applied once each and recorded in `schema_migrations`.
+
+Adding one is a one-entry change: append `Migration(<next version>, "<name>", "<SQL>")` to
+`MIGRATIONS` (statements run with the lake as the default catalog; never edit an applied one).
+Each migration and its `schema_migrations` row commit in one DuckLake transaction, under the
+catalog's writer lock, after re-reading what is applied: two processes starting at once apply
+each migration exactly once (the loser sees it applied). Without the lock (Postgres catalog) a
+concurrent duplicate fails to commit and is retried, then seen as applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from engine.store.lake import Lake
+
+log = logging.getLogger(__name__)
+
+MONEY = "DECIMAL(38,12)"  # see schema.py for why not (38,18)
+TIMES = "event_time BIGINT NOT NULL, received_time BIGINT NOT NULL"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+INITIAL = f"""
+CREATE TABLE candles (
+    record_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL,
+    open_time BIGINT NOT NULL, close_time BIGINT NOT NULL,
+    open DOUBLE NOT NULL, high DOUBLE NOT NULL, low DOUBLE NOT NULL, close DOUBLE NOT NULL,
+    volume DOUBLE NOT NULL, closed BOOLEAN NOT NULL, {TIMES});
+
+CREATE TABLE order_events (
+    record_id VARCHAR NOT NULL, client_order_id VARCHAR NOT NULL, account VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL, side VARCHAR NOT NULL, type VARCHAR NOT NULL, quantity {MONEY} NOT NULL,
+    price {MONEY}, stop_price {MONEY}, reduce_only BOOLEAN NOT NULL, time_in_force VARCHAR,
+    signal_id VARCHAR NOT NULL, status VARCHAR NOT NULL, exchange_order_id VARCHAR,
+    filled_quantity {MONEY} NOT NULL, average_price {MONEY}, {TIMES});
+
+CREATE TABLE fills (
+    record_id VARCHAR NOT NULL, account VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+    trade_id VARCHAR NOT NULL, client_order_id VARCHAR NOT NULL, exchange_order_id VARCHAR NOT NULL,
+    side VARCHAR NOT NULL, quantity {MONEY} NOT NULL, price {MONEY} NOT NULL, fee {MONEY} NOT NULL,
+    fee_asset VARCHAR NOT NULL, realized_pnl {MONEY} NOT NULL, maker BOOLEAN NOT NULL, {TIMES});
+
+CREATE TABLE trade_entries (
+    record_id VARCHAR NOT NULL, trade_id VARCHAR NOT NULL, account VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL, side VARCHAR NOT NULL, quantity {MONEY} NOT NULL, price {MONEY} NOT NULL,
+    fee {MONEY} NOT NULL, signal_id VARCHAR NOT NULL, confidence DOUBLE NOT NULL,
+    win_probability DOUBLE NOT NULL, regime VARCHAR NOT NULL, stop_loss {MONEY}, take_profit {MONEY},
+    {TIMES});
+
+CREATE TABLE trade_exits (
+    record_id VARCHAR NOT NULL, trade_id VARCHAR NOT NULL, account VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL, quantity {MONEY} NOT NULL, price {MONEY} NOT NULL,
+    realized_pnl {MONEY} NOT NULL, fees {MONEY} NOT NULL, funding {MONEY} NOT NULL,
+    reason VARCHAR NOT NULL, {TIMES});
+
+CREATE TABLE position_snapshots (
+    record_id VARCHAR NOT NULL, account VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+    quantity {MONEY} NOT NULL, entry_price {MONEY} NOT NULL, mark_price {MONEY} NOT NULL,
+    unrealized_pnl {MONEY} NOT NULL, leverage INTEGER NOT NULL, margin_mode VARCHAR NOT NULL, {TIMES});
+
+CREATE TABLE equity_snapshots (
+    record_id VARCHAR NOT NULL, account VARCHAR NOT NULL, wallet_balance {MONEY} NOT NULL,
+    unrealized_pnl {MONEY} NOT NULL, available_balance {MONEY} NOT NULL, {TIMES});
+
+CREATE TABLE health_events (
+    record_id VARCHAR NOT NULL, event_id VARCHAR NOT NULL, component VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, message VARCHAR NOT NULL, detail VARCHAR NOT NULL, {TIMES});
+
+-- The latest known state of each order (order_events keeps every state change).
+CREATE VIEW orders AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY account, client_order_id
+        ORDER BY event_time DESC, status IN ('FILLED', 'CANCELED', 'EXPIRED', 'REJECTED') DESC,
+                 filled_quantity DESC, received_time DESC) AS rn
+    FROM order_events) WHERE rn = 1;
+
+-- Round trips: an entry and (once closed) its exit, with net PnL = realised - fees + funding.
+CREATE VIEW trades AS
+SELECT coalesce(e.trade_id, x.trade_id) AS trade_id, coalesce(e.account, x.account) AS account,
+       coalesce(e.symbol, x.symbol) AS symbol, e.side, coalesce(e.quantity, x.quantity) AS quantity,
+       e.price AS entry_price, x.price AS exit_price, e.fee AS entry_fee,
+       epoch_ms(e.event_time) AS opened_at, epoch_ms(x.event_time) AS closed_at,
+       e.signal_id, e.confidence, e.win_probability, e.regime, x.reason AS exit_reason,
+       x.realized_pnl, x.fees, x.funding, x.realized_pnl - x.fees + x.funding AS net_pnl,
+       x.trade_id IS NOT NULL AS closed
+FROM trade_entries e FULL OUTER JOIN trade_exits x ON x.trade_id = e.trade_id AND x.account = e.account;
+
+-- The latest snapshot of each position.
+CREATE VIEW positions AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT *, row_number() OVER (PARTITION BY account, symbol ORDER BY event_time DESC, received_time DESC) AS rn
+    FROM position_snapshots) WHERE rn = 1;
+
+-- Account value over time.
+CREATE VIEW equity AS
+SELECT account, epoch_ms(event_time) AS taken_at, wallet_balance + unrealized_pnl AS equity, wallet_balance,
+       unrealized_pnl, available_balance, event_time
+FROM equity_snapshots;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
+)
+
+_BOOTSTRAP = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, " \
+             "applied_at TIMESTAMP WITH TIME ZONE NOT NULL)"
+_RETRIES = 8
+
+
+def applied_versions(lake: Lake) -> set[int]:
+    try:
+        return {row[0] for row in lake.con.execute("SELECT version FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:
+        return set()
+
+
+def _retryable(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) or "conflict" in text or "locked" in text
+
+
+def migrate(lake: Lake, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply every migration not yet applied; return the versions this call applied."""
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)):
+        raise ValueError(f"migration versions must be unique and increasing: {versions}")
+    applied: list[int] = []
+    for migration in [_bootstrap(), *migrations]:
+        for attempt in range(_RETRIES):
+            try:
+                if _apply(lake, migration) and migration.version:
+                    applied.append(migration.version)
+                    log.info("📝 store: applied migration %d (%s)", migration.version, migration.name)
+                break
+            except duckdb.Error as exc:
+                if attempt == _RETRIES - 1 or not _retryable(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+    return applied
+
+
+def _apply(lake: Lake, migration: Migration) -> bool:
+    """Run one migration in one transaction unless it is already applied; True if it ran."""
+    with lake.write_transaction() as con:
+        if migration.version and migration.version in applied_versions(lake):
+            return False
+        for statement in _statements(migration.sql):
+            con.execute(statement)
+        if migration.version:
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [migration.version, migration.name])
+    return True
+
+
+def _bootstrap() -> Migration:
+    return Migration(0, "schema_migrations", _BOOTSTRAP)
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,99 @@
+"""`slt up` (what `make run` starts): the local services, the store, and a clean stop on Ctrl-C.
+
+The services are a list of declarations (`services(settings)`); later issues append the exchange
+simulator, the engine and a Prefect worker to it. All state lives under the data directory:
+data/prefect (Prefect's SQLite database), data/mlflow (MLflow's SQLite backend and artifacts),
+data/lake (the store), data/logs (one log file per service). Nothing is sent to the internet:
+Prefect's and MLflow's analytics and telemetry are switched off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from engine.config import Settings
+from engine.core.errors import SltError
+from engine.services import Service, ServiceFailed, Supervisor, check_port_free
+from engine.store import init_store
+
+NO_TRACKING = {"DO_NOT_TRACK": "1"}
+
+
+def services(settings: Settings) -> list[Service]:
+    """Every service `slt up` runs, in start order."""
+    data, logs, host = settings.data_dir, settings.data_dir / "logs", settings.host
+    prefect_home, mlflow_home = data / "prefect", data / "mlflow"
+    return [
+        Service(
+            name="prefect",
+            argv=(sys.executable, "-m", "prefect", "server", "start", "--host", host,
+                  "--port", str(settings.prefect_port), "--analytics-off"),
+            env={**NO_TRACKING, "PREFECT_HOME": str(prefect_home),
+                 "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
+                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                 "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+                 "PREFECT_API_URL": settings.prefect_api_url},
+            health_url=f"http://{host}:{settings.prefect_port}/api/health",
+            url=f"http://{host}:{settings.prefect_port}", port=settings.prefect_port,
+            port_variable="SLT_PREFECT_PORT", log_file=logs / "prefect.log"),
+        Service(
+            name="mlflow",
+            argv=(sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(settings.mlflow_port),
+                  "--workers", "1", "--backend-store-uri", f"sqlite:///{mlflow_home / 'mlflow.db'}",
+                  "--artifacts-destination", str(mlflow_home / "artifacts")),
+            # The server's job runner (GenAI jobs, 5 extra processes) is not used here: off.
+            env={**NO_TRACKING, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            health_url=f"http://{host}:{settings.mlflow_port}/health",
+            url=f"http://{host}:{settings.mlflow_port}", port=settings.mlflow_port,
+            port_variable="SLT_MLFLOW_PORT", log_file=logs / "mlflow.log"),
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def banner(settings: Settings, started: list[Service], seconds: float) -> str:
+    lines = [f"SelfLearningTrader is up ({seconds:.1f} s). Ctrl-C stops everything."]
+    titles = {"prefect": "Prefect UI", "mlflow": "MLflow UI"}
+    lines += [f"  {titles.get(s.name, s.name):12} {s.url}" for s in started if s.url]
+    lines += [f"  {'Store':12} {settings.store_catalog}  (Parquet files: {settings.store_data_path})",
+              f"  {'Query':12} slt sql \"SELECT * FROM trades ORDER BY opened_at DESC LIMIT 10\"",
+              f"  {'':12} slt sql     (opens the DuckDB prompt over the lake, read-only)",
+              f"  {'Logs':12} {settings.data_dir / 'logs'}"]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    declared = services(settings)
+    started_at = time.monotonic()
+    supervisor = Supervisor(declared)
+    try:
+        for service in declared:
+            check_port_free(service, settings.host)
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        supervisor.start()
+        init_store(settings)  # while the servers start
+        if not supervisor.wait_healthy(stop):
+            return 0
+        print(banner(settings, declared, time.monotonic() - started_at), flush=True)
+        while not stop.wait(0.5):
+            if (dead := supervisor.dead()) is not None:
+                raise ServiceFailed(f"{dead.name} exited with code {supervisor.processes[dead.name].returncode}; "
+                                    f"see {dead.log_file}")
+        return 0
+    except SltError as exc:
+        print(f"slt up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping services ...", file=sys.stderr, flush=True)
+        supervisor.stop()
+        print("stopped.", file=sys.stderr, flush=True)

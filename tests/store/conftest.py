@@ -1,0 +1,57 @@
+"""Store fixtures: a fresh lake (real DuckLake files) under the test's temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from engine.config import Settings
+from engine.core.types import (Candle, EquitySnapshot, ExitReason, Fill, HealthEvent, Order, OrderStatus, OrderType,
+                               Position, Side, TradeEntry, TradeExit)
+from engine.store import Lake, connect, init_store
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture
+def lake_settings(settings: Settings) -> Settings:
+    init_store(settings)
+    return settings
+
+
+@pytest.fixture
+def lake(lake_settings: Settings) -> Iterator[Lake]:
+    with connect(lake_settings) as opened:
+        yield opened
+
+
+def entry(n: int, symbol: str = "BTCUSDT", account: str = "main") -> TradeEntry:
+    return TradeEntry(f"t{n}", account, symbol, Side.BUY, Decimal("0.003"), Decimal("59439.30"), fee=Decimal("0.0713"),
+                      signal_id=f"s{n}", confidence=0.6, win_probability=0.55, regime="trending",
+                      stop_loss=Decimal("58000"), event_time=T0 + n, received_time=T0 + n + 3)
+
+
+def exit_(n: int, pnl: str = "1.5", symbol: str = "BTCUSDT", account: str = "main") -> TradeExit:
+    return TradeExit(f"t{n}", account, symbol, Decimal("0.003"), Decimal("59939.30"), realized_pnl=Decimal(pnl),
+                     fees=Decimal("0.14"), funding=Decimal("-0.01"), reason=ExitReason.TAKE_PROFIT,
+                     event_time=T0 + 60_000 + n, received_time=T0 + 60_000 + n + 2)
+
+
+def one_of_each(n: int = 0) -> list:
+    """One record of every type the store holds."""
+    return [
+        Candle("BTCUSDT", "1m", T0 + n * 60_000, T0 + n * 60_000 + 59_999, 100.0, 101.5, 99.5, 101.0, 12.5,
+               event_time=T0 + n * 60_000 + 60_000, received_time=T0 + n * 60_000 + 60_010),
+        Order(f"sltE-{n}", "main", "BTCUSDT", Side.BUY, OrderType.LIMIT, Decimal("0.003"), price=Decimal("59439.3"),
+              status=OrderStatus.NEW, exchange_order_id=str(1000 + n), event_time=T0 + n, received_time=T0 + n + 1),
+        Fill("main", "BTCUSDT", str(5000 + n), f"sltE-{n}", str(1000 + n), Side.BUY, Decimal("0.003"),
+             Decimal("59439.30"), Decimal("0.08915895"), "USDT", event_time=T0 + n, received_time=T0 + n + 1),
+        entry(n), exit_(n),
+        Position("main", "BTCUSDT", Decimal("-0.003"), Decimal("59439.3"), Decimal("59500"), Decimal("-0.1821"),
+                 leverage=5, event_time=T0 + n, received_time=T0 + n + 1),
+        EquitySnapshot("main", Decimal("10000"), Decimal("-0.1821"), Decimal("9800.5"), event_time=T0 + n,
+                       received_time=T0 + n + 1),
+        HealthEvent(f"h{n}", "store", "ok", "flushed", detail='{"pending": 0}', event_time=T0 + n, received_time=T0 + n),
+    ]

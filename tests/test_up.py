@@ -1,0 +1,108 @@
+"""`slt up` starts real Prefect and MLflow servers on free loopback ports, initialises the store,
+and on SIGINT stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from engine.config import Settings
+from engine.services import Service, ServiceFailed, Supervisor, check_port_free, healthy
+from tests.conftest import REPO
+
+
+@pytest.mark.integration
+def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings, tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
+           "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
+           "SLT_MLFLOW_PORT": str(settings.mlflow_port)}
+    errors = tmp_path / "up.stderr"
+    with open(errors, "w") as stderr:
+        up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=stderr, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read_banner() -> None:
+        assert up.stdout is not None
+        for line in up.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read_banner, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(150), f"slt up printed no banner: {lines}"
+        assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
+        assert healthy(f"http://127.0.0.1:{settings.mlflow_port}/health")
+        children = psutil.Process(up.pid).children(recursive=True)
+        assert len(children) >= 2
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+        reader.join(10)
+        assert up.stdout is not None
+        up.stdout.close()
+    out = "".join(lines)
+    assert up.returncode == 0, errors.read_text()
+    assert f"Prefect UI   http://127.0.0.1:{settings.prefect_port}" in out
+    assert f"MLflow UI    http://127.0.0.1:{settings.mlflow_port}" in out and "slt sql" in out
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
+    data = settings.data_dir
+    assert (data / "prefect" / "prefect.db").exists() and (data / "mlflow" / "mlflow.db").exists()
+    assert (data / "lake" / "catalog.sqlite").exists() and (data / "logs" / "prefect.log").exists()
+
+
+def test_a_busy_port_is_named_with_its_setting(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        service = Service("prefect", ("true",), tmp_path / "p.log", port=port, port_variable="SLT_PREFECT_PORT")
+        with pytest.raises(ServiceFailed, match=f"port {port} on 127.0.0.1 is in use.*SLT_PREFECT_PORT"):
+            check_port_free(service, "127.0.0.1")
+
+
+def test_a_service_that_dies_while_starting_is_reported_with_its_log(tmp_path: Path) -> None:
+    service = Service("broken", (sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"),
+                      tmp_path / "broken.log", health_url="http://127.0.0.1:9/never")
+    supervisor = Supervisor([service])
+    supervisor.start()
+    try:
+        with pytest.raises(ServiceFailed, match="(?s)broken exited with code 3.*bad config"):
+            supervisor.wait_healthy(threading.Event())
+    finally:
+        supervisor.stop()
+
+
+def test_stop_kills_descendants_that_ignore_sigterm(tmp_path: Path) -> None:
+    stubborn = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']); print('up', flush=True); "
+                "time.sleep(60)")
+    service = Service("stubborn", (sys.executable, "-c", stubborn), tmp_path / "stubborn.log")
+    supervisor = Supervisor([service])
+    supervisor.start()
+    deadline = time.monotonic() + 20
+    while "up" not in service.log_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    tree = [psutil.Process(supervisor.processes["stubborn"].pid)]
+    tree += tree[0].children(recursive=True)
+    assert len(tree) == 2
+    started = time.monotonic()
+    supervisor.stop(grace=1.0)
+    assert time.monotonic() - started < 10
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    assert not alive
