@@ -24,7 +24,8 @@ from tests.conftest import REPO
 def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
            "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
-           "SLT_MLFLOW_PORT": str(settings.mlflow_port)}
+           "SLT_MLFLOW_PORT": str(settings.mlflow_port), "SLT_SIM_PORT": str(settings.sim_port),
+           "SLT_MARKET_DATA_DIR": str(settings.market_data_dir)}
     errors = tmp_path / "up.stderr"
     with open(errors, "w") as stderr:
         up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE,

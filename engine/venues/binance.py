@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt_async
 
 from engine.core.clock import Clock, SystemClock
-from engine.core.errors import ExchangeError, UnknownSymbol
+from engine.core.errors import ExchangeError, MalformedResponse, UnknownSymbol
 from engine.core.instrument import Instrument
 from engine.core.market import MarkPrice
 from engine.core.secret import Secret
-from engine.core.types import Candle, EquitySnapshot, Fill, Order, OrderType, Position
+from engine.core.types import Candle, EquitySnapshot, Fill, FundingPayment, Order, OrderType, Position
 from engine.core.intervals import INTERVAL_MS
 from engine.venues import parse
 from engine.venues.binance_urls import point_binanceusdm_at
@@ -115,6 +115,32 @@ class BinanceVenue:
         got = received_now()
         return [parse.fill(row["info"], self.account, got) for row in rows]
 
+    async def fetch_funding(self, since_ms: int | None = None, until_ms: int | None = None,
+                            symbol: str | None = None, limit: int = 1000) -> list[FundingPayment]:
+        """Funding settlements (`GET /fapi/v1/income`, FUNDING_FEE), oldest first, paging forward
+        from `since_ms` when a page is full."""
+        found: list[FundingPayment] = []
+        start = since_ms
+        while True:
+            params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "limit": limit}
+            if start is not None:
+                params["startTime"] = start
+            if until_ms is not None:
+                params["endTime"] = until_ms
+            if symbol is not None:
+                self._ccxt_symbol(symbol)  # an unknown symbol is our error, not a silent empty answer
+                params["symbol"] = symbol
+            rows = await self._call("income FUNDING_FEE", lambda: self._ex.fapiPrivateGetIncome(params))
+            if not isinstance(rows, list):
+                raise MalformedResponse(f"income: expected a list, got {type(rows).__name__}")
+            got = received_now()
+            page = [parse.funding(row, self.account, got) for row in rows]
+            found += page
+            latest = max((p.event_time for p in page), default=None)
+            if len(rows) < limit or start is None or latest is None or latest <= start:
+                return found
+            start = latest  # the boundary row comes again: callers dedupe by income id
+
     # ---- orders ------------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
         """Submit `order` under its client id. Raises `OrderStateUnknown` when the answer is lost:
@@ -143,6 +169,12 @@ class BinanceVenue:
             params["trigger"] = True
         data = await self._call(f"fetch_order {symbol} {client_order_id}",
                                 lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
+        return parse.order(data["info"], self.account, received_now())
+
+    async def fetch_order_by_id(self, symbol: str, exchange_order_id: str) -> Order:
+        """A plain order by the exchange's id (a fill polled over REST names only that)."""
+        data = await self._call(f"fetch_order {symbol} #{exchange_order_id}",
+                                lambda: self._ex.fetch_order(exchange_order_id, self._ccxt_symbol(symbol)))
         return parse.order(data["info"], self.account, received_now())
 
     async def cancel_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> None:
