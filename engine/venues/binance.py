@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt_async
 
 from engine.core.clock import Clock, SystemClock
-from engine.core.errors import ExchangeError, MalformedResponse, UnknownSymbol
+from engine.core.errors import ExchangeError, MalformedResponse, OrderStateUnknown, UnknownSymbol
 from engine.core.instrument import Instrument
 from engine.core.market import MarkPrice
 from engine.core.secret import Secret
@@ -32,6 +32,16 @@ T = TypeVar("T")
 LIVE_REST = "https://fapi.binance.com"
 TESTNET_REST = "https://testnet.binancefuture.com"
 _CONDITIONAL = {OrderType.STOP_MARKET: "stopLossPrice", OrderType.TAKE_PROFIT_MARKET: "takeProfitPrice"}
+
+
+def _info(data: Any, operation: str) -> Any:
+    """The exchange's own payload inside a ccxt answer; an unreadable answer (ccxt hands back the raw
+    text when the body is not JSON) is `MalformedResponse` naming the operation."""
+    info = data.get("info") if isinstance(data, dict) else None
+    if not isinstance(info, dict):
+        shown = repr(info if info is not None else data)[:120]
+        raise MalformedResponse(f"{operation}: the exchange's answer is not a JSON object: {shown}")
+    return info
 
 
 def received_now() -> int:
@@ -156,26 +166,30 @@ class BinanceVenue:
                 raise ValueError(f"{order.type} order {order.client_order_id} needs a stop price")
             params[_CONDITIONAL[order.type]] = str(order.stop_price)
         price = str(order.price) if order.price is not None else None
+        operation = f"create_order {order.symbol} {order.client_order_id}"
         data = await self._call(
-            f"create_order {order.symbol} {order.client_order_id}",
+            operation,
             lambda: self._ex.create_order(self._ccxt_symbol(order.symbol), kind, order.side.value.lower(),
                                           str(order.quantity), price, params),
             submits_order=True)
-        return parse.order(data["info"], self.account, received_now(), order.signal_id)
+        try:
+            return parse.order(_info(data, operation), self.account, received_now(), order.signal_id)
+        except MalformedResponse as exc:  # the exchange answered, unreadably: the order may well exist
+            raise OrderStateUnknown(f"{exc}; the order may exist: ask by client id") from None
 
     async def fetch_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> Order:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
         if conditional:
             params["trigger"] = True
-        data = await self._call(f"fetch_order {symbol} {client_order_id}",
-                                lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
-        return parse.order(data["info"], self.account, received_now())
+        operation = f"fetch_order {symbol} {client_order_id}"
+        data = await self._call(operation, lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
+        return parse.order(_info(data, operation), self.account, received_now())
 
     async def fetch_order_by_id(self, symbol: str, exchange_order_id: str) -> Order:
         """A plain order by the exchange's id (a fill polled over REST names only that)."""
-        data = await self._call(f"fetch_order {symbol} #{exchange_order_id}",
-                                lambda: self._ex.fetch_order(exchange_order_id, self._ccxt_symbol(symbol)))
-        return parse.order(data["info"], self.account, received_now())
+        operation = f"fetch_order {symbol} #{exchange_order_id}"
+        data = await self._call(operation, lambda: self._ex.fetch_order(exchange_order_id, self._ccxt_symbol(symbol)))
+        return parse.order(_info(data, operation), self.account, received_now())
 
     async def cancel_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> None:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
