@@ -58,8 +58,12 @@ def build(settings: Settings, recorder: object) -> object:
 
     key, secret = credentials(settings)
     clock = ExchangeClock()
+    # ccxt's client-side throttle queues every call behind the previous ones' weights (a 40-weight poll
+    # would delay an order by 2 s); the engine's own REST use is bounded instead, and 429/418 answers are
+    # honoured through Retry-After (engine.venues.retry)
     venue = BinanceVenue(account="main", rest_url=settings.exchange_rest_url, ws_url=settings.exchange_ws_url,
-                         api_key=key, api_secret=secret, timeout_ms=int(settings.exchange_timeout * 1000))
+                         api_key=key, api_secret=secret, timeout_ms=int(settings.exchange_timeout * 1000),
+                         rate_limit=False)
     interval_ms = INTERVAL_MS[settings.interval]
     manager = OrderManager(venue, recorder, clock, {}, interval_ms=interval_ms)  # type: ignore[arg-type]
     portfolio = Portfolio("main", PnlCalculator(max_age_ms=max(10_000, 3 * interval_ms)),

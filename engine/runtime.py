@@ -113,6 +113,7 @@ class Engine:
             log.info("applied %d user-data events that arrived during reconciliation", held)
         for symbol in manager.books:
             manager.step(symbol)
+        p.trader.snapshot_if_due(force=True)  # positions and equity as reconciled
         resume = {(s, p.interval): max(last.get(s) or 0, last_candles.get(s) or 0) or None for s in manager.books}
         self.feed = p.make_feed(resume)
         await self._step("market feed start", self.feed.start())
@@ -125,7 +126,7 @@ class Engine:
         for symbol, book in manager.books.items():
             mark = await venue.fetch_mark_price(symbol)
             self.p.clock.observe(mark.event_time)
-            self.p.trader.portfolio.observe_mark(symbol, mark.mark_price, mark.event_time)
+            self.p.trader.on_market(mark)
             try:
                 await venue.set_leverage(symbol, self.p.leverage)
                 book.leverage = self.p.leverage
@@ -202,11 +203,14 @@ class Engine:
         if not await p.manager.drain(10.0):
             log.warning("order calls still running after 10 s at shutdown; reconciliation settles them at the next start")
         try:
-            await self._final_snapshot()
-        except ExchangeError as exc:
-            log.warning("final snapshot without the exchange's marks: %s", exc)
+            await asyncio.wait_for(self._final_snapshot(), 15.0)
+        except (ExchangeError, TimeoutError) as exc:
+            log.warning("final snapshot without the exchange's marks: %s", exc or "no answer within 15 s")
             p.trader.snapshot_if_due(force=True)
-        await p.user_stream.stop()
+        try:
+            await asyncio.wait_for(p.user_stream.stop(), 10.0)
+        except TimeoutError:
+            log.warning("user stream did not stop within 10 s")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -220,8 +224,6 @@ class Engine:
         await p.sync.poll("shutdown")
         for symbol, book in p.manager.books.items():
             if book.position != 0:
-                mark = await p.manager.venue.fetch_mark_price(symbol)
-                p.clock.observe(mark.event_time)
-                p.trader.portfolio.observe_mark(symbol, mark.mark_price, mark.event_time)
+                p.trader.on_market(await p.manager.venue.fetch_mark_price(symbol))
         await p.sync.check(force=True)
         p.trader.snapshot_if_due(force=True)

@@ -64,6 +64,9 @@ class OrderManager:
         self.on_closed = on_closed
         self.accepting = True
         self.funding: dict[str, FundingPayment] = {}
+        self.funding_times: dict[str, set[int]] = {}    # settlement times announced (mark price `T`)
+        self.funding_known_since: dict[str, int] = {}   # from when every settlement time is known
+        self.funding_checked: dict[str, int] = {}       # exchange time up to which income was fetched
         self.counts: dict[str, int] = {}
         self._in_flight: set[str] = set()
         self._cooling: dict[str, float] = {}
@@ -113,6 +116,25 @@ class OrderManager:
                     cid = order.client_order_id
                 fill = _with_cid(fill, cid)
             self.on_fill(fill)
+
+    def note_funding_time(self, symbol: str, settles_at: int, seen_at: int) -> None:
+        """A settlement time the exchange announced (the mark price's next funding time)."""
+        times = self.funding_times.setdefault(symbol, set())
+        if settles_at not in times:
+            times.add(settles_at)
+            self.funding_known_since.setdefault(symbol, seen_at)
+
+    def funding_checked_to(self, symbols: Iterable[str], at_ms: int) -> None:
+        for symbol in symbols:
+            self.funding_checked[symbol] = max(self.funding_checked.get(symbol, 0), at_ms)
+
+    def _funding_unknown(self, symbol: str, start: int, end: int) -> bool:
+        """Could a settlement between `start` and `end` be missing from what we fetched?"""
+        since = self.funding_known_since.get(symbol)
+        if since is None or start < since:
+            return True  # the schedule before we listened is not known: ask
+        checked = self.funding_checked.get(symbol, 0)
+        return any(start <= t <= end and t > checked for t in self.funding_times.get(symbol, ()))
 
     def on_funding(self, payments: Iterable[FundingPayment]) -> list[FundingPayment]:
         new = [p for p in payments if p.record_id not in self.funding]
@@ -288,9 +310,15 @@ class OrderManager:
 
     async def _close(self, book: Book, closed: ClosedTrade) -> None:
         trade = closed.trade
+        # ask the income history only when a settlement may have happened while the trade was open
         for attempt in range(5):
+            if not self._funding_unknown(book.symbol, trade.opened_at, closed.closed_at):
+                break
             try:
+                asked_at = self.clock.now_ms()
                 self.on_funding(await self.venue.fetch_funding(trade.opened_at, closed.closed_at, book.symbol))
+                if trade.opened_at >= self.funding_known_since.get(book.symbol, asked_at + 1):
+                    self.funding_checked_to([book.symbol], min(asked_at, closed.closed_at))
                 break
             except ExchangeError as exc:
                 log.warning("funding of trade %s: %s (attempt %d)", trade.trade_id, exc, attempt + 1)

@@ -38,7 +38,7 @@ class StoredState:
 async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: StoredState, *,
                             interval_ms: int) -> Reconciliation:
     venue, books, now = manager.venue, manager.books, manager.clock.now_ms()
-    open_orders = await venue.fetch_open_orders()
+    open_orders = [o for symbol in books for o in await venue.fetch_open_orders(symbol)]  # 1 weight each, not 40
     positions = await venue.fetch_positions()
     listed = {o.client_order_id for o in open_orders}
     looked_up: dict[str, Order | None] = {}

@@ -87,7 +87,7 @@ class AccountSync:
         """Open orders, our working orders by client id, fills since the last seen, funding if due."""
         await self.ready.wait()
         log.debug("polling the exchange (%s)", reason)
-        open_orders = await self.venue.fetch_open_orders()
+        open_orders = [o for symbol in self.manager.books for o in await self.venue.fetch_open_orders(symbol)]
         listed = {o.client_order_id for o in open_orders}
         for order in open_orders:
             self.clock.observe(order.event_time)
@@ -114,8 +114,10 @@ class AccountSync:
 
     async def poll_funding(self) -> None:
         since = self.funding_since
+        asked_at = self.clock.now_ms()
         payments = await self.venue.fetch_funding(since)
         self.manager.on_funding(payments)
+        self.manager.funding_checked_to(self.manager.books, asked_at)
         if payments:
             self.funding_since = max(p.event_time for p in payments)
         self.funding_due = False

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt_async
 
 from engine.core.clock import Clock, SystemClock
-from engine.core.errors import ExchangeError, MalformedResponse, OrderStateUnknown, UnknownSymbol
+from engine.core.errors import ExchangeError, MalformedResponse, OrderStateUnknown, RateLimited, UnknownSymbol
 from engine.core.instrument import Instrument
 from engine.core.market import MarkPrice
 from engine.core.secret import Secret
@@ -65,6 +65,7 @@ class BinanceVenue:
         elif rest_url.rstrip("/") != LIVE_REST:
             point_binanceusdm_at(self._ex, rest_url, ws_url)
         self._symbols: dict[str, str] = {}  # BTCUSDT -> BTC/USDT:USDT
+        self._blocked_until = 0.0  # monotonic time before which no request goes out (429/418 Retry-After)
 
     def __repr__(self) -> str:
         return f"BinanceVenue(account={self.account!r})"
@@ -230,6 +231,7 @@ class BinanceVenue:
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]], *, submits_order: bool = False) -> T:
         async def once() -> T:
+            await self._rate_gate()
             try:
                 # ccxt rewrites the current decimal context (rounding, traps): keep that inside the call
                 with decimal.localcontext():
@@ -237,9 +239,19 @@ class BinanceVenue:
             except ExchangeError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every vendor error is translated here
-                raise translate(exc, operation=operation, submits_order=submits_order,
-                                headers=getattr(self._ex, "last_response_headers", None)) from exc
+                error = translate(exc, operation=operation, submits_order=submits_order,
+                                  headers=getattr(self._ex, "last_response_headers", None))
+                if isinstance(error, RateLimited):
+                    # every call of this account waits, not only this one: going on while refused gets a ban
+                    pause = error.retry_after if error.retry_after is not None else self.policy.base
+                    self._blocked_until = max(self._blocked_until, time.monotonic() + pause)
+                raise error from exc
         return await with_retries(operation, once, policy=self.policy, clock=self.clock, resync=self._resync)
+
+    async def _rate_gate(self) -> None:
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            await self.clock.sleep(wait)
 
     async def _resync(self) -> None:
         await self._ex.load_time_difference()
