@@ -90,9 +90,10 @@ def build(settings: Settings, recorder: object) -> object:
                 return load_trading_state(lake, "main"), reader.last_candle_times(lake, settings.interval)
         return await asyncio.to_thread(read)
 
-    def make_feed(resume: dict[tuple[str, str], int | None]) -> object:
+    def make_feed(resume: dict[tuple[str, str], int | None], symbols: tuple[str, ...]) -> object:
         from engine.feeds.market import MarketFeed
-        return MarketFeed.from_settings(settings, sink=recorder, resume=resume, clock=clock)  # type: ignore[arg-type]
+        return MarketFeed.from_settings(settings, sink=recorder, resume=resume, clock=clock,  # type: ignore[arg-type]
+                                        symbols=symbols)
 
     rule = ProtectionRule(Decimal(repr(settings.stop_loss_atr)), Decimal(repr(settings.take_profit_atr)))
     return Engine(Parts(manager=manager, sync=sync, trader=trader, user_stream=stream, clock=clock,

@@ -59,7 +59,7 @@ class Parts:
     interval: str
     warmup_bars: int
     load_state: Callable[[], Awaitable[tuple[StoredState, dict[str, int]]]]
-    make_feed: Callable[[dict[tuple[str, str], int | None]], MarketFeedPort]
+    make_feed: Callable[[dict[tuple[str, str], int | None], tuple[str, ...]], MarketFeedPort]
     symbols: tuple[str, ...]
     rule: ProtectionRule
     leverage: int = 3
@@ -115,7 +115,7 @@ class Engine:
             manager.step(symbol)
         p.trader.snapshot_if_due(force=True)  # positions and equity as reconciled
         resume = {(s, p.interval): max(last.get(s) or 0, last_candles.get(s) or 0) or None for s in manager.books}
-        self.feed = p.make_feed(resume)
+        self.feed = p.make_feed(resume, tuple(manager.books))
         await self._step("market feed start", self.feed.start())
         self.ready_s = time.monotonic() - p.started
         log.info("💓 engine ready %.2f s after process start: trading %s on %s candles", self.ready_s,

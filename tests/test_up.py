@@ -107,3 +107,36 @@ def test_stop_kills_descendants_that_ignore_sigterm(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
     _, alive = psutil.wait_procs(tree, timeout=5)
     assert not alive
+
+
+def test_a_service_starts_once_what_it_waits_for_is_healthy(tmp_path: Path) -> None:
+    """The engine waits for the simulator: started only after the other answers its health URL."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = (sys.executable, "-c", "import http.server, time; time.sleep(1.0); "
+              f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()")
+    first = Service("first", server, tmp_path / "first.log", health_url=f"http://127.0.0.1:{port}/")
+    second = Service("second", (sys.executable, "-c", "import time; print('second up', flush=True); time.sleep(60)"),
+                     tmp_path / "second.log", after=("first",))
+    supervisor = Supervisor([first, second])
+    supervisor.start()
+    try:
+        assert set(supervisor.processes) == {"first"}
+        assert supervisor.wait_healthy(threading.Event())
+        assert set(supervisor.processes) == {"first", "second"} and healthy(first.health_url or "")
+    finally:
+        supervisor.stop()
+
+
+def test_slt_up_runs_the_simulator_and_then_the_engine(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from engine.up_cli import services
+    declared = {s.name: s for s in services(settings)}
+    assert list(declared) == ["prefect", "mlflow", "sim", "engine"]
+    assert declared["sim"].argv == (sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port))
+    assert declared["sim"].health_url == f"http://127.0.0.1:{settings.sim_port}/fapi/v1/ping"
+    assert declared["engine"].argv == (sys.executable, "-m", "engine") and declared["engine"].after == ("sim",)
+    live = {s.name: s for s in services(replace(settings, exchange="binance"))}
+    assert "sim" not in live and live["engine"].after == ()

@@ -37,6 +37,7 @@ class AccountSync:
         self.problems: list[str] = []
         self._last_check = 0.0
         self._held: list[UserEvent] | None = []  # events that arrive before the books are reconciled
+        self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
 
     def release(self) -> int:
@@ -72,8 +73,11 @@ class AccountSync:
                 self.portfolio.on_wallet(event.wallet_balance)
             for position in event.positions:
                 self._venue_position(position)
-            if event.reason == "FUNDING_FEE":
-                self.funding_due = True
+            if event.reason == "FUNDING_FEE" and not self.funding_due:
+                self.funding_due = True  # the stream does not say which symbol paid: ask the income history
+                task = asyncio.get_running_loop().create_task(self._funding_soon(), name="funding poll")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif isinstance(event, StreamExpired):
             log.info("listen key expired at %d", event.event_time)
 
@@ -121,6 +125,12 @@ class AccountSync:
         if payments:
             self.funding_since = max(p.event_time for p in payments)
         self.funding_due = False
+
+    async def _funding_soon(self) -> None:
+        try:
+            await self.poll_funding()
+        except ExchangeError as exc:
+            log.warning("funding poll failed (%s); the next REST poll asks again", exc)
 
     async def check(self, *, force: bool = False) -> list[str]:
         """Compare our positions and unrealised PnL with the exchange's (every `check_every_s`)."""

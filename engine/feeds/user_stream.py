@@ -118,9 +118,6 @@ class UserStream:
             except (ExchangeError, TimeoutError) as exc:
                 log.info("listen key close failed (%s); it lapses on its own", exc)
 
-    def request_poll(self) -> None:
-        self._poll_now.set()
-
     # ---- the socket ------------------------------------------------------------------------------
     async def _connections(self) -> None:
         while not self._stopping.is_set():
