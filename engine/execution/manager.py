@@ -32,9 +32,10 @@ from engine.core.clock import Clock
 from engine.core.errors import (DuplicateClientOrderId, ExchangeError, OrderNotFound, OrderRejected, OrderStateUnknown,
                                 TemporaryExchangeError)
 from engine.core.ids import is_ours
-from engine.core.types import (ZERO, Fill, FundingPayment, HealthEvent, Order, OrderStatus, OrderType, Record,
+from engine.core.types import (Fill, FundingPayment, HealthEvent, Order, OrderStatus, OrderType, Record,
                                SignalRecord, TradeExit)
 from engine.execution.book import Abandon, Book, Cancel, Command, Place, Resolve
+from engine.execution.funding import FundingLedger
 from engine.execution.ledger import ClosedTrade, LedgerEvent
 from engine.execution.orders import Leg, is_conditional, leg_of, order_id, transition
 from engine.execution.ports import RecorderPort, VenuePort
@@ -63,10 +64,7 @@ class OrderManager:
         self.retry_delay = retry_delay
         self.on_closed = on_closed
         self.accepting = True
-        self.funding: dict[str, FundingPayment] = {}
-        self.funding_times: dict[str, set[int]] = {}    # settlement times announced (mark price `T`)
-        self.funding_known_since: dict[str, int] = {}   # from when every settlement time is known
-        self.funding_checked: dict[str, int] = {}       # exchange time up to which income was fetched
+        self.funding = FundingLedger()
         self.counts: dict[str, int] = {}
         self._in_flight: set[str] = set()
         self._cooling: dict[str, float] = {}
@@ -117,29 +115,8 @@ class OrderManager:
                 fill = _with_cid(fill, cid)
             self.on_fill(fill)
 
-    def note_funding_time(self, symbol: str, settles_at: int, seen_at: int) -> None:
-        """A settlement time the exchange announced (the mark price's next funding time)."""
-        times = self.funding_times.setdefault(symbol, set())
-        if settles_at not in times:
-            times.add(settles_at)
-            self.funding_known_since.setdefault(symbol, seen_at)
-
-    def funding_checked_to(self, symbols: Iterable[str], at_ms: int) -> None:
-        for symbol in symbols:
-            self.funding_checked[symbol] = max(self.funding_checked.get(symbol, 0), at_ms)
-
-    def _funding_unknown(self, symbol: str, start: int, end: int) -> bool:
-        """Could a settlement between `start` and `end` be missing from what we fetched?"""
-        since = self.funding_known_since.get(symbol)
-        if since is None or start < since:
-            return True  # the schedule before we listened is not known: ask
-        checked = self.funding_checked.get(symbol, 0)
-        return any(start <= t <= end and t > checked for t in self.funding_times.get(symbol, ()))
-
     def on_funding(self, payments: Iterable[FundingPayment]) -> list[FundingPayment]:
-        new = [p for p in payments if p.record_id not in self.funding]
-        for payment in new:
-            self.funding[payment.record_id] = payment
+        new = self.funding.add(payments)
         if new:
             self.record(*new)
         return new
@@ -312,19 +289,17 @@ class OrderManager:
         trade = closed.trade
         # ask the income history only when a settlement may have happened while the trade was open
         for attempt in range(5):
-            if not self._funding_unknown(book.symbol, trade.opened_at, closed.closed_at):
+            if not self.funding.must_ask(book.symbol, trade.opened_at, closed.closed_at):
                 break
             try:
                 asked_at = self.clock.now_ms()
                 self.on_funding(await self.venue.fetch_funding(trade.opened_at, closed.closed_at, book.symbol))
-                if trade.opened_at >= self.funding_known_since.get(book.symbol, asked_at + 1):
-                    self.funding_checked_to([book.symbol], min(asked_at, closed.closed_at))
+                self.funding.read_to([book.symbol], min(asked_at, closed.closed_at))
                 break
             except ExchangeError as exc:
                 log.warning("funding of trade %s: %s (attempt %d)", trade.trade_id, exc, attempt + 1)
                 await self.clock.sleep(self.retry_delay * (attempt + 1))
-        funding = sum((p.amount for p in self.funding.values() if p.symbol == book.symbol
-                       and trade.opened_at <= p.event_time <= closed.closed_at), ZERO)
+        funding = self.funding.total(book.symbol, trade.opened_at, closed.closed_at)
         exit_ = TradeExit(trade.trade_id, self.account, book.symbol, trade.size, closed.exit_price, trade.realized,
                           trade.fees, funding, closed.reason, closed.closed_at, wall_ms())
         self.record(exit_)
@@ -355,6 +330,11 @@ class OrderManager:
 
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
+
+    @property
+    def busy(self) -> bool:
+        """Whether order calls (or trade closings) are running."""
+        return bool(self._tasks)
 
     async def drain(self, timeout: float = 10.0) -> bool:
         """Wait for every order call in flight; False if some are still running after `timeout` s."""

@@ -66,9 +66,9 @@ async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: St
             books[signal.symbol].signals[signal.signal_id] = signal
     named = await _name_fills(manager, [f for f in fills if f.record_id not in stored.view.fill_ids])
     result.record = [r for r in result.record if not isinstance(r, Fill)] + named
-    manager.funding = {p.record_id: p for p in (*stored.funding, *funding)}
+    manager.funding.add((*stored.funding, *funding))
     everything = {f.record_id: f for f in (*stored.fills, *named)}
-    trades, notes = rebuild(books, everything.values(), manager.funding.values(), stored.view, positions,
+    trades, notes = rebuild(books, everything.values(), manager.funding.payments.values(), stored.view, positions,
                             now_ms=now, received_ms=wall_ms())
     result.record += trades
     result.trades = notes
@@ -77,7 +77,7 @@ async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: St
     for position in positions:
         if position.symbol in books:
             books[position.symbol].venue_position = position
-    sync.funding_since = max((p.event_time for p in manager.funding.values()), default=funding_since)
+    sync.funding_since = max((p.event_time for p in manager.funding.payments.values()), default=funding_since)
     for book in books.values():
         sync.fills_since[book.symbol] = book.ledger.last_fill_time
     for order, why in result.cancel:

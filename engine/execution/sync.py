@@ -121,7 +121,7 @@ class AccountSync:
         asked_at = self.clock.now_ms()
         payments = await self.venue.fetch_funding(since)
         self.manager.on_funding(payments)
-        self.manager.funding_checked_to(self.manager.books, asked_at)
+        self.manager.funding.read_to(self.manager.books, asked_at)
         if payments:
             self.funding_since = max(p.event_time for p in payments)
         self.funding_due = False

@@ -61,7 +61,7 @@ class Trader:
             self.clock.observe(event.event_time)
             self.portfolio.observe_mark(event.symbol, event.mark_price, event.event_time)
             if event.next_funding_time:
-                self.manager.note_funding_time(event.symbol, event.next_funding_time, event.event_time)
+                self.manager.funding.announce(event.symbol, event.next_funding_time, event.event_time)
         elif isinstance(event, AggTrade):
             self.clock.observe(event.event_time)
             self.portfolio.pnl.update(event.symbol, PriceSource.LAST_TRADE, event.price, event.event_time)

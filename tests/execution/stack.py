@@ -75,7 +75,7 @@ class Stack:
             await self.manager.drain(timeout)
             marker = len(self.manager.counts) + sum(self.manager.counts.values()) + sum(
                 len(b.orders) + len(b.ledger.seen) for b in self.manager.books.values())
-            if marker == seen and not self.manager._tasks:
+            if marker == seen and not self.manager.busy:
                 return
             seen = marker
             await asyncio.sleep(quiet)

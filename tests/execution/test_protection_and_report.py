@@ -44,3 +44,17 @@ def test_pnl_report_sums_exactly_per_symbol_and_account() -> None:
                                                                                   D("1"), None)
     assert total.symbol == TOTAL and total.net == D("-0.6205") and total.unrealized == D("10")
     assert "-0.62050000" in render(report) and render(pnl_report([], [], [], [])).endswith("recorded yet)")
+
+
+def test_funding_is_asked_for_only_when_a_settlement_fell_inside_the_trade() -> None:
+    from engine.execution.funding import FundingLedger
+    ledger = FundingLedger()
+    assert ledger.must_ask("BTCUSDT", 100, 200)                  # nothing announced yet: ask
+    ledger.announce("BTCUSDT", 1_000, seen_at=50)
+    assert not ledger.must_ask("BTCUSDT", 100, 900)              # no settlement inside
+    assert ledger.must_ask("BTCUSDT", 900, 1_100)                # the 1,000 settlement may have paid
+    assert ledger.must_ask("BTCUSDT", 10, 20)                    # opened before the schedule was known
+    ledger.add([FundingPayment("main", "BTCUSDT", "7", D("-0.4"), event_time=1_000)])
+    ledger.read_to(["BTCUSDT"], 1_100)
+    assert not ledger.must_ask("BTCUSDT", 900, 1_100) and ledger.total("BTCUSDT", 900, 1_100) == D("-0.4")
+    assert ledger.add([FundingPayment("main", "BTCUSDT", "7", D("-0.4"), event_time=1_000)]) == []
