@@ -75,6 +75,7 @@ class Book:
     wanted: SignalRecord | None = None                          # admitted signal to follow
     atr: float = math.nan                                       # latest ATR (positions without a signal)
     venue_position: Position | None = None                      # the exchange's latest word on the position
+    forgotten: set[str] = field(default_factory=set)            # pruned, settled orders: late reports ignored
     leverage: int = 1
     ledger: TradeLedger = field(init=False)
 
@@ -88,6 +89,8 @@ class Book:
 
     def on_order(self, report: Order) -> Order | None:
         """Adopt an order report; the new state if it changed anything."""
+        if report.client_order_id in self.forgotten:
+            return None
         merged = merge(self.orders.get(report.client_order_id), report)
         if merged is not None:
             self.orders[merged.client_order_id] = merged
@@ -230,6 +233,24 @@ class Book:
                       signal_id=wanted.signal_id, event_time=now_ms)
         self.orders[cid] = exit_
         return [Place(exit_, f"opposite signal {wanted.signal_id}")]
+
+    def prune(self, before_ms: int) -> int:
+        """Forget finished orders older than `before_ms` that the open trade does not need (its
+        protective generations), and old fill ids: the book stays small on a long run."""
+        trade = self.ledger.trade
+        key = self.trade_key(trade) if trade is not None else None
+        old = [cid for cid, o in self.orders.items() if o.status.is_final and o.event_time < before_ms
+               and o.signal_id != key and self.applied.get(cid, ZERO) >= o.filled_quantity]
+        for cid in old:
+            order = self.orders.pop(cid)
+            self.applied.pop(cid, None)
+            self.forgotten.add(cid)
+            if order.exchange_order_id:
+                self.by_exchange_id.pop(order.exchange_order_id, None)
+            if self.wanted is None or self.wanted.signal_id != order.signal_id:
+                self.signals.pop(order.signal_id, None)
+        self.ledger.forget(before_ms)
+        return len(old)
 
     # ---- trade records --------------------------------------------------------------------------
     def entry_record(self, received_ms: int, closed: OpenTrade | None = None) -> TradeEntry | None:

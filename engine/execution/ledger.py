@@ -81,14 +81,14 @@ class TradeLedger:
         self.signal_of = signal_of
         self.position = ZERO
         self.trade: OpenTrade | None = None
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}  # trade ids folded in -> their time (pruned: see `forget`)
         self.last_fill_time = 0
 
     def apply(self, fill: Fill) -> list[LedgerEvent]:
         """Fold one fill in; the trades it opened or closed."""
         if fill.trade_id in self.seen or fill.symbol != self.symbol or fill.account != self.account:
             return []
-        self.seen.add(fill.trade_id)
+        self.seen[fill.trade_id] = fill.event_time
         self.last_fill_time = max(self.last_fill_time, fill.event_time)
         signed = fill.quantity * fill.side.sign
         events: list[LedgerEvent] = []
@@ -139,4 +139,9 @@ class TradeLedger:
         self.trade = trade
         self.position = position
         if trade is not None:
-            self.seen |= trade.fill_ids
+            self.seen.update(dict.fromkeys(trade.fill_ids, trade.opened_at))
+
+    def forget(self, before_ms: int) -> None:
+        """Drop the ids of fills older than `before_ms` (polls overlap by a minute, not by hours)."""
+        current = self.trade.fill_ids if self.trade is not None else set()
+        self.seen = {t: at for t, at in self.seen.items() if at >= before_ms or t in current}

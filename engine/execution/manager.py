@@ -41,6 +41,7 @@ from engine.execution.orders import Leg, is_conditional, leg_of, order_id, trans
 from engine.execution.ports import RecorderPort, VenuePort
 
 log = logging.getLogger("engine.execution")
+KEEP_MS = 3_600_000  # finished orders and fill ids are kept an hour (exchange time) after they settle
 Enter = Callable[[Book, SignalRecord], Order | None]
 
 
@@ -281,6 +282,7 @@ class OrderManager:
                 if entry is not None:
                     self.record(entry)
                 self._spawn(self._close(book, event), f"close {event.trade.trade_id}")
+                book.prune(self.clock.now_ms() - KEEP_MS)
         entry = book.entry_record(wall_ms())
         if entry is not None:
             self.record(entry)

@@ -16,7 +16,7 @@ from engine.core.errors import OrderNotFound
 from engine.core.ids import is_ours
 from engine.core.types import Fill, FundingPayment, Order, SignalRecord
 from engine.execution.book import Cancel
-from engine.execution.manager import OrderManager, wall_ms
+from engine.execution.manager import KEEP_MS, OrderManager, wall_ms
 from engine.execution.reconcile import ExchangeView, Reconciliation, StoreView, rebuild, reconcile
 from engine.execution.sync import FILL_OVERLAP_MS, AccountSync
 
@@ -72,6 +72,8 @@ async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: St
                             now_ms=now, received_ms=wall_ms())
     result.record += trades
     result.trades = notes
+    for book in books.values():
+        book.prune(now - KEEP_MS)
     if result.record:
         await manager.recorder.record(*result.record)
     for position in positions:

@@ -114,3 +114,18 @@ def test_exits_and_stops_without_a_position_are_not_sent() -> None:
     b.orders[exit_.client_order_id] = exit_
     [abandon] = b.plan(T0, always_fresh, sized())
     assert isinstance(abandon, Abandon) and abandon.why == "no position for it to reduce"
+
+
+def test_a_long_run_keeps_the_book_small() -> None:
+    b = book()
+    open_long(b)
+    stop, take = placed(b.plan(T0, always_fresh, sized()))
+    ack(b, stop.client_order_id, OrderStatus.NEW, exchange_id="algo:1")
+    ack(b, take.client_order_id, OrderStatus.NEW, exchange_id="algo:2")
+    assert b.prune(T0 + 10**9) == 0  # everything belongs to the open trade
+    ack(b, stop.client_order_id, OrderStatus.FILLED, "0.010", "104")
+    b.on_fill(fill(stop.client_order_id, 2, Side.SELL, "0.010", "59900", exchange_id="104", at=T0 + 5))
+    b.on_order(transition(b.orders[take.client_order_id], OrderStatus.CANCELED, T0 + 5, 0))
+    assert b.prune(T0 + 10**9) == 3 and b.orders == {} and b.ledger.seen == {}
+    b.on_order(msgspec.structs.replace(stop, status=OrderStatus.FILLED, filled_quantity=D("0.010")))  # late echo
+    assert b.orders == {} and b.position == 0
