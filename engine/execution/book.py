@@ -17,6 +17,9 @@ Rules, in the order `plan()` applies them:
    exchange; a missing one is placed (next generation if the first was used up).
 5. Flat: every working stop, take-profit and exit is cancelled (the other leg after one fills).
    Protective orders of an earlier trade are cancelled whatever the position.
+6. In doubt (the exchange refused a reduce-only order: it sees no position to reduce; or protective
+   orders keep failing): nothing new is sent for the symbol until the position is verified against
+   the exchange (`AccountSync.verify`), which adopts the exchange's position if it differs.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Abandon:
 
 
 Command = Place | Cancel | Resolve | Abandon
+MAX_GENERATIONS = 5  # protective orders of one trade; past that the position is put in doubt
 Enter = Callable[[SignalRecord], Order | None]   # sizes an entry for a signal (None: risk said no)
 
 
@@ -76,6 +80,7 @@ class Book:
     atr: float = math.nan                                       # latest ATR (positions without a signal)
     venue_position: Position | None = None                      # the exchange's latest word on the position
     forgotten: set[str] = field(default_factory=set)            # pruned, settled orders: late reports ignored
+    doubt: str = ""                                             # why the position must be checked first
     leverage: int = 1
     ledger: TradeLedger = field(init=False)
 
@@ -154,6 +159,8 @@ class Book:
         """What to do now (see the module docstring); pure apart from creating new orders."""
         commands: list[Command] = []
         position = self.position
+        if self.doubt:  # the exchange disagreed with our position: nothing new until it is verified
+            return [Resolve(o) for o in self.working() if o.status is OrderStatus.UNKNOWN]
         for order in self.working():
             if order.status is OrderStatus.UNKNOWN:
                 commands.append(Resolve(order))
@@ -199,6 +206,9 @@ class Book:
             generation = 0
             while order_id(key, leg, self.account, generation) in self.orders:
                 generation += 1
+            if generation >= MAX_GENERATIONS:  # they keep failing: something about the position is off
+                self.doubt = self.doubt or f"{generation} {leg.name.lower()} orders used up for trade {trade.trade_id}"
+                continue
             cid = order_id(key, leg, self.account, generation)
             order = Order(cid, self.account, self.symbol, trade.side.opposite, kind, abs(position), stop_price=trigger,
                           reduce_only=True, signal_id=key, event_time=now_ms)

@@ -141,7 +141,9 @@ class TradeLedger:
         if trade is not None:
             self.seen.update(dict.fromkeys(trade.fill_ids, trade.opened_at))
 
-    def forget(self, before_ms: int) -> None:
-        """Drop the ids of fills older than `before_ms` (polls overlap by a minute, not by hours)."""
+    def forget(self, before_ms: int, keep_ms: int = 3_600_000) -> None:
+        """Drop the ids of fills older than `before_ms`, except the last `keep_ms` before the newest
+        fill: a poll asks from the newest fill seen, however old it is, and must recognise it."""
+        cutoff = min(before_ms, self.last_fill_time - keep_ms)
         current = self.trade.fill_ids if self.trade is not None else set()
-        self.seen = {t: at for t, at in self.seen.items() if at >= before_ms or t in current}
+        self.seen = {t: at for t, at in self.seen.items() if at >= cutoff or t in current}

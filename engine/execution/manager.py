@@ -64,6 +64,7 @@ class OrderManager:
         self.resolve_delay = resolve_delay
         self.retry_delay = retry_delay
         self.on_closed = on_closed
+        self.verify: Callable[[str], None] | None = None  # puts a doubted position to the exchange
         self.accepting = True
         self.funding = FundingLedger()
         self.counts: dict[str, int] = {}
@@ -148,6 +149,8 @@ class OrderManager:
     def step(self, symbol: str) -> None:
         book = self.books[symbol]
         now = self.clock.now_ms()
+        if book.doubt and self.verify is not None:
+            self.verify(symbol)
         fresh = self._fresh if self.accepting else (lambda _signal: False)
         for command in book.plan(now, fresh, lambda signal: self.enter(book, signal)):
             self.run_command(book, command)
@@ -257,6 +260,9 @@ class OrderManager:
                                  f"{order.symbol} {leg_name(order)} {order.client_order_id}: {exc}",
                                  event_time=now, received_time=wall_ms()))
         leg = leg_of(order.client_order_id)
+        if exc.code == -2022:  # reduce-only refused: the exchange sees no position for it to reduce
+            self.doubt(book, f"the exchange refused reduce-only {order.client_order_id}")
+            return
         if leg in (Leg.STOP, Leg.TAKE) and exc.code == -2021:  # the price is already past the trigger
             position = book.position
             if position != 0:
@@ -267,6 +273,14 @@ class OrderManager:
                     book.orders[cid] = Order(cid, self.account, order.symbol, order.side, OrderType.MARKET,
                                              abs(position), reduce_only=True, signal_id=order.signal_id,
                                              event_time=now)
+
+    def doubt(self, book: Book, why: str) -> None:
+        """Stop sending for `book` until its position is verified against the exchange."""
+        if not book.doubt:
+            log.warning("%s: position in doubt (%s); verifying it with the exchange", book.symbol, why)
+        book.doubt = book.doubt or why
+        if self.verify is not None:
+            self.verify(book.symbol)
 
     def _local(self, book: Book, order: Order) -> None:
         merged = book.on_order(order)

@@ -145,13 +145,12 @@ def rebuild(books: dict[str, Book], fills: Iterable[Fill], funding: Iterable[Fun
         if entry is not None:
             records.append(entry)
             notes.append(f"{book.symbol}: entry of trade {entry.trade_id} recorded")
-    for position in positions:
-        book = books.get(position.symbol)
-        if book is None:
-            continue
+    held = {p.symbol: p for p in positions}
+    for symbol, book in books.items():
+        position = held.get(symbol) or Position(book.account, symbol, ZERO, ZERO, event_time=now_ms)
         book.venue_position = position
-        if book.ledger.position != position.quantity:
-            notes.append(f"{position.symbol}: fills give {book.ledger.position}, the exchange holds "
+        if book.ledger.position != position.quantity:  # the exchange lists open positions only
+            notes.append(f"{symbol}: fills give {book.ledger.position}, the exchange holds "
                          f"{position.quantity}; adopting the exchange's position")
             records += adopt_position(book, position, now_ms, received_ms)
     return records, notes
@@ -167,6 +166,8 @@ def adopt_position(book: Book, position: Position, now_ms: int, received_ms: int
                           entry_qty=abs(position.quantity), entry_cost=abs(position.quantity) * position.entry_price,
                           size=abs(position.quantity))
     book.ledger.adopt(trade, position.quantity)
+    for cid, order in book.orders.items():  # the exchange's position includes every fill reported so far
+        book.applied[cid] = max(book.applied.get(cid, ZERO), order.filled_quantity)
     entry = book.entry_record(received_ms)
     return [entry] if entry is not None else []
 

@@ -13,9 +13,10 @@ import logging
 
 from engine.core.clock import ExchangeClock
 from engine.core.errors import ExchangeError, OrderNotFound
-from engine.core.types import HealthEvent, Position
+from engine.core.types import ZERO, HealthEvent, Position
 from engine.execution.manager import OrderManager, wall_ms
 from engine.execution.portfolio import Portfolio
+from engine.execution.reconcile import adopt_position
 from engine.execution.ports import VenuePort
 from engine.core.user_events import AccountUpdate, AlgoUpdate, OrderUpdate, StreamExpired, UserEvent
 
@@ -38,6 +39,8 @@ class AccountSync:
         self._last_check = 0.0
         self._held: list[UserEvent] | None = []  # events that arrive before the books are reconciled
         self._tasks: set[asyncio.Task[None]] = set()
+        self._verifying: set[str] = set()
+        manager.verify = self.verify
         self.ready = asyncio.Event()
 
     def release(self) -> int:
@@ -125,6 +128,42 @@ class AccountSync:
         if payments:
             self.funding_since = max(p.event_time for p in payments)
         self.funding_due = False
+
+    def verify(self, symbol: str) -> None:
+        """Put a doubted position to the exchange (once at a time per symbol)."""
+        if symbol in self._verifying:
+            return
+        self._verifying.add(symbol)
+        task = asyncio.get_running_loop().create_task(self._verify(symbol), name=f"verify {symbol}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _verify(self, symbol: str) -> None:
+        book = self.manager.books[symbol]
+        try:
+            await self.ready.wait()
+            for attempt in range(5):
+                try:
+                    await self.poll_fills()  # a fill in flight is the usual reason
+                    positions = await self.venue.fetch_positions()
+                    break
+                except ExchangeError as exc:
+                    log.warning("%s: verifying the position failed (%s), attempt %d", symbol, exc, attempt + 1)
+                    await self.clock.sleep(1.0 + attempt)
+            else:
+                return
+            now = self.clock.now_ms()
+            held = next((p for p in positions if p.symbol == symbol), None) or \
+                Position(book.account, symbol, ZERO, ZERO, event_time=now)
+            book.venue_position = held
+            if book.ledger.position != held.quantity:
+                log.error("%s: our fills give a position of %s, the exchange holds %s: adopting the exchange's",
+                          symbol, book.ledger.position, held.quantity)
+                self.manager.record(*adopt_position(book, held, now, wall_ms()))
+            book.doubt = ""
+        finally:
+            self._verifying.discard(symbol)
+            self.manager.step(symbol)
 
     async def _funding_soon(self) -> None:
         try:

@@ -126,6 +126,16 @@ def test_a_long_run_keeps_the_book_small() -> None:
     ack(b, stop.client_order_id, OrderStatus.FILLED, "0.010", "104")
     b.on_fill(fill(stop.client_order_id, 2, Side.SELL, "0.010", "59900", exchange_id="104", at=T0 + 5))
     b.on_order(transition(b.orders[take.client_order_id], OrderStatus.CANCELED, T0 + 5, 0))
-    assert b.prune(T0 + 10**9) == 3 and b.orders == {} and b.ledger.seen == {}
+    assert b.prune(T0 + 10**9) == 3 and b.orders == {}
+    assert set(b.ledger.seen) == {"1", "2"}  # kept: a poll asks from the newest fill, however old
     b.on_order(msgspec.structs.replace(stop, status=OrderStatus.FILLED, filled_quantity=D("0.010")))  # late echo
     assert b.orders == {} and b.position == 0
+
+
+def test_a_position_in_doubt_sends_nothing_until_verified() -> None:
+    b = book()
+    open_long(b)
+    b.doubt = "the exchange refused reduce-only sltX-..."
+    assert b.plan(T0, always_fresh, sized()) == []
+    b.doubt = ""
+    assert len(placed(b.plan(T0, always_fresh, sized()))) == 2

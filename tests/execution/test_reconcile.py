@@ -92,3 +92,14 @@ def test_a_position_the_fills_do_not_explain_is_adopted_as_its_own_trade() -> No
     [entry] = records
     assert isinstance(entry, TradeEntry) and entry.quantity == D("0.5") and entry.price == D("61000")
     assert b.position == D("0.5") and "adopting the exchange's position" in notes[0]
+
+
+def test_fills_that_leave_a_position_the_exchange_does_not_hold_give_way_to_the_exchange() -> None:
+    """The exchange lists open positions only: a symbol it leaves out is flat."""
+    b = book()
+    sig = signal()
+    take = order(sig, Leg.TAKE, Side.BUY, "0.010", status=OrderStatus.FILLED, filled="0.010")
+    b.orders[take.client_order_id] = take
+    stray = [fill(take.client_order_id, 5, Side.BUY, "0.010", "60000")]  # its entry's fill is missing
+    records, notes = rebuild({"BTCUSDT": b}, stray, [], store_view(), [], now_ms=T0, received_ms=1)
+    assert b.position == 0 and b.ledger.trade is None and "the exchange holds 0" in notes[-1]
