@@ -252,8 +252,9 @@ class OrderManager:
 
     def _reject(self, book: Book, order: Order, exc: ExchangeError) -> None:
         self._count("rejected")
-        log.error("order %s (%s %s %s %s on %s) rejected by the exchange: %s", order.client_order_id, leg_name(order),
-                  order.side, order.quantity, order.type, order.symbol, exc)
+        race = exc.code == -2022  # a reduce-only order racing its position's close: expected now and then
+        log.log(logging.WARNING if race else logging.ERROR, "order %s (%s %s %s %s on %s) rejected by the exchange: %s",
+                order.client_order_id, leg_name(order), order.side, order.quantity, order.type, order.symbol, exc)
         self._local(book, transition(order, OrderStatus.REJECTED, self.clock.now_ms(), wall_ms()))
         now = self.clock.now_ms()
         self.record(HealthEvent(f"{self.account}:reject:{order.client_order_id}", "orders", "rejected",
