@@ -28,6 +28,7 @@ import pyarrow as pa
 from engine.core.errors import DataError
 from engine.core.types import (Candle, EquitySnapshot, Fill, HealthEvent, Order, Position, Record, TradeEntry,
                                TradeExit)
+from engine.risk.regime import RegimeReading
 
 SCALE = 12
 DECIMAL = pa.decimal128(38, SCALE)
@@ -87,6 +88,7 @@ TABLES: tuple[TableSpec, ...] = (
     _spec("position", "position_snapshots", Position),
     _spec("equity", "equity_snapshots", EquitySnapshot),
     _spec("health", "health_events", HealthEvent),
+    _spec("regime", "regimes", RegimeReading),
 )
 BY_TYPE: dict[type, TableSpec] = {s.record_type: s for s in TABLES}
 BY_TAG: dict[str, TableSpec] = {s.tag: s for s in TABLES}
