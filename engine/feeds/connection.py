@@ -130,11 +130,14 @@ class Connection:
         def make_socket(protocol: Any, **kwargs: Any) -> FeedSocket:
             return FeedSocket(protocol, handler=self.handler, clock=self.clock, **kwargs)
 
-        self.socket = await asyncio.wait_for(connect(
-            self.url, compression=None, open_timeout=o.open_timeout, ping_interval=None, ping_timeout=None,
-            close_timeout=o.close_timeout, max_size=o.max_size, max_queue=o.max_queue, write_limit=o.write_limit,
-            create_connection=make_socket,  # type: ignore[arg-type]  # any callable returning a connection
-            user_agent_header="SelfLearningTrader"), o.open_timeout + 1)
+        try:
+            self.socket = await asyncio.wait_for(connect(
+                self.url, compression=None, open_timeout=o.open_timeout, ping_interval=None, ping_timeout=None,
+                close_timeout=o.close_timeout, max_size=o.max_size, max_queue=o.max_queue,
+                write_limit=o.write_limit, create_connection=make_socket,  # type: ignore[arg-type]  # a factory
+                user_agent_header="SelfLearningTrader"), o.open_timeout + 1)
+        except TimeoutError:
+            raise TimeoutError(f"no websocket handshake within {o.open_timeout:g} s") from None
         self.socket.on_delivering = self.delivering.set
         try:
             if o.subscribe == "message":
@@ -183,7 +186,10 @@ class Connection:
                 await self.clock.sleep(self.options.subscribe_pause)
             waiter = socket.replies[n + 1] = loop.create_future()
             await socket.send(message)
-            reply = await asyncio.wait_for(waiter, self.options.open_timeout)
+            try:
+                reply = await asyncio.wait_for(waiter, self.options.open_timeout)
+            except TimeoutError:
+                raise TimeoutError(f"no answer to SUBSCRIBE within {self.options.open_timeout:g} s") from None
             if reply.code is not None:
                 raise SubscriptionRejected(f"{self.name}: SUBSCRIBE refused: {reply.code} {reply.msg}")
 

@@ -103,8 +103,8 @@ class MarketFeed:
         """The configured symbols and interval against the configured exchange. Without `source`, a
         market-data `BinanceVenue` on `exchange_rest_url` serves backfill (no key needed), started
         lazily and closed by `stop()`; `overrides` are `FeedOptions` fields."""
-        options = FeedOptions(symbols=settings.symbols, intervals=(settings.interval,),
-                              ws_lag_seconds=settings.ws_lag_seconds, **overrides)
+        options = FeedOptions(**{"symbols": settings.symbols, "intervals": (settings.interval,),
+                                 "ws_lag_seconds": settings.ws_lag_seconds, **overrides})
         prepare = on_stop = None
         if source is None:
             from engine.venues.binance import BinanceVenue
@@ -185,7 +185,7 @@ class MarketFeed:
     def status(self) -> FeedStatus:
         connections = tuple(s.status() for s in self.supervisors)
         states = [self.sequencer.state(sym, iv) for sym in self.options.symbols for iv in self.options.intervals]
-        writer = self.writer
+        writer, events = self.writer, self.events
         return FeedStatus(
             taken_at=self.clock.now_ms(), connected=all(c.connected for c in connections), connections=connections,
             messages=dict(self.router.messages), errors=dict(self.router.errors),
@@ -194,12 +194,13 @@ class MarketFeed:
             backfilled_bars=self.backfill.bars, missing_at_exchange=sum(s.missing_at_exchange for s in states),
             held=sum(len(s.held) for s in states), backfill_runs=self.backfill.runs,
             backfill_failures=self.backfill.failures, backfill_last_error=self.backfill.last_error,
-            events_dropped=self.events.dropped if self.events else 0,
-            candles_waiting=self.events.waiting if self.events else 0,
-            candles_recorded=writer.recorded if writer else 0, candles_unrecorded=writer.unrecorded if writer else 0,
-            store_failures=writer.failures if writer else 0,
+            events_dropped=events.dropped if events is not None else 0,
+            candles_waiting=events.waiting if events is not None else 0,
+            candles_recorded=writer.recorded if writer is not None else 0,
+            candles_unrecorded=writer.unrecorded if writer is not None else 0,
+            store_failures=writer.failures if writer is not None else 0,
             extra={"duplicate_prices": self.router.repeated, "backfill_requests": self.backfill.requests,
-                   "store_rejected": writer.rejected if writer else 0})
+                   "store_rejected": writer.rejected if writer is not None else 0})
 
     # ---- wiring ----------------------------------------------------------------------------------
     def _emit(self, candles: list[Candle]) -> None:

@@ -131,8 +131,10 @@ def parse_frame(frame: bytes | str, received_time: int, *, combined: bool = True
         else:
             event = _raw.decode(frame)
             stream = ""
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FrameError(_stream_hint(frame), str(exc)) from None
+    except msgspec.ValidationError as exc:       # well-formed JSON, not a market event we know
+        raise FrameError(_stream_hint(frame), f"unexpected content: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise FrameError(_stream_hint(frame), f"invalid JSON: {exc}") from None
     if type(event) is _KlineEvent:      # most frames: skip a call
         return stream, _candle(stream, event, received_time)
     return stream, _to_domain(stream, event, received_time)

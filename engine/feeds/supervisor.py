@@ -6,8 +6,10 @@
   consecutive failures) before the next attempt, so a flapping exchange never sees a reconnect storm.
 - Every good connection (first or replacement) calls `on_connected`, which asks for a gap backfill.
 - Rotation: at `rotate_after` (before Binance's 24 h cut) a second connection is opened; once it
-  delivers, the old one is closed. Both feed the same router meanwhile, and the sequencer drops the
-  overlap, so nothing is missed. If the new one fails, the old keeps serving and rotation is retried.
+  delivers, and the old one has delivered everything published before the new one's first frame,
+  the old one is closed. Both feed the same router meanwhile and the sequencer drops the overlap,
+  so nothing is missed and nothing needs a backfill. If the new one fails, the old keeps serving
+  and rotation is retried.
 """
 
 from __future__ import annotations
@@ -119,10 +121,21 @@ class Supervisor:
                 self.current = connection
                 due = connection.age + min(self.lag, 60.0)   # keep serving; try again soon
                 continue
+            await self._handover(connection, replacement)
             await connection.close("rotated")
             self.rotations += 1
             log.info("%s rotated after %.0f s", self.name, connection.age)
             connection, due = replacement, self.rotate_after
+
+    async def _handover(self, old: Connection, new: Connection) -> None:
+        """Wait until the old connection has delivered everything published before the new one's first
+        frame (its latest event time reaches the new one's first), so closing it drops nothing."""
+        assert old.socket is not None and new.socket is not None
+        first = min(new.socket.event_times.values(), default=0)
+        waited = 0.0
+        while max(old.socket.event_times.values(), default=0) < first and not old.done.done() and waited < self.lag:
+            await self.clock.sleep(0.005)
+            waited += 0.005
 
     def _ended(self, connection: Connection, reason: str) -> None:
         self.last_error = reason
