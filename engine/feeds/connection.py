@@ -221,8 +221,10 @@ class Connection:
         assert socket is not None
         await socket.wait_closed()
         code = socket.close_code
+        if code is None or code == 1006:          # no close frame: the TCP connection went away
+            return "connection lost"
         reason = f" {socket.close_reason}" if socket.close_reason else ""
-        return f"closed by the exchange ({code}{reason})" if code else "connection lost"
+        return f"closed by the exchange ({code}{reason})"
 
     def _task_ended(self, task: asyncio.Task[str]) -> None:
         if task.cancelled():

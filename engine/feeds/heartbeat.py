@@ -43,9 +43,8 @@ class Heartbeat:
             await self.clock.sleep(self.interval)
             self.pings += 1
             started = self.clock.monotonic()
-            try:
-                pong = await self.ws.ping()
-                latency = await asyncio.wait_for(pong, self.timeout)
+            try:        # the timeout covers sending too: a ping stuck behind a full send buffer is overdue
+                latency = await asyncio.wait_for(self._round_trip(), self.timeout)
             except TimeoutError:
                 waited = self.clock.monotonic() - started
                 log.warning("💓 %s: no pong within %.3g s (ping_timeout %.3g s); replacing the connection",
@@ -60,3 +59,7 @@ class Heartbeat:
                 window, self._window = self._window, []
                 log.info("💓 %s alive: %d pongs, latency %.2f / %.2f / %.2f ms (min / mean / max)", self.name,
                          self.pongs, min(window), sum(window) / len(window), max(window))
+
+    async def _round_trip(self) -> float:
+        pong = await self.ws.ping()
+        return await pong

@@ -28,6 +28,7 @@ from engine.config import Settings
 from engine.core.backoff import Backoff
 from engine.core.clock import Clock, SystemClock
 from engine.core.market import MarkPrice
+from engine.core.secret import Secret
 from engine.core.types import Candle
 from engine.feeds.backfill import Backfiller, CandleSource
 from engine.feeds.connection import Connection
@@ -63,6 +64,8 @@ class MarketFeed:
         `sink` receives closed candles (the trade recorder); `resume` maps (symbol, interval) to the
         open time of the last candle already stored, so the downtime is backfilled on start; `rng`
         and `sleep` make the reconnect schedule reproducible in tests."""
+        if not ws_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"ws_url must be a ws:// or wss:// URL, got {ws_url!r}")
         self.options = options
         self.ws_url = ws_url
         self.clock = clock or SystemClock()
@@ -109,8 +112,8 @@ class MarketFeed:
         if source is None:
             from engine.venues.binance import BinanceVenue
             venue = BinanceVenue(account="market-data", rest_url=settings.exchange_rest_url,
-                                 ws_url=settings.exchange_ws_url, api_key=settings.api_key,
-                                 api_secret=settings.api_secret, clock=clock)
+                                 ws_url=settings.exchange_ws_url, api_key=Secret(""), api_secret=Secret(""),
+                                 clock=clock)     # public market data: the account's keys are not needed
             source, prepare, on_stop = venue, venue.start, venue.close
         return cls(options, ws_url=settings.exchange_ws_url, source=source, sink=sink, clock=clock, resume=resume,
                    prepare=prepare, on_stop=on_stop)

@@ -83,7 +83,8 @@ class FrameRouter:
             else:
                 self._other(event, time)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a bug here must not kill the connection's reader
-            log.exception("feed: unexpected error on a frame")
+            if self.errors.get("<unexpected>", 0) < 10:
+                log.exception("feed: unexpected error on a frame")
             self.reject("<unexpected>", f"{type(exc).__name__}: {exc}")
 
     def _other(self, event: MarkPrice | AggTrade | BookTicker, time: int) -> None:

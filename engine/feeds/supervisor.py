@@ -47,6 +47,7 @@ class Supervisor:
         self.watchdog_trips = 0
         self.pong_timeouts = 0
         self.last_error: str | None = None
+        self._open: set[Connection] = set()         # open connections (two during a rotation)
 
     async def run(self) -> None:
         try:
@@ -58,9 +59,8 @@ class Supervisor:
                 log.warning("%s lost (%s); reconnecting in %.3g s", self.name, reason, delay)
                 await self.sleep(delay)
         finally:
-            if self.current is not None:
-                current, self.current = self.current, None
-                await asyncio.shield(current.close("feed stopped"))
+            self.current = None
+            await asyncio.shield(asyncio.gather(*(c.close("feed stopped") for c in list(self._open))))
 
     # ---- connecting ------------------------------------------------------------------------------
     async def _connect(self) -> Connection:
@@ -84,6 +84,8 @@ class Supervisor:
             self.failed_attempts += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             return None
+        self._open.add(connection)
+        connection.done.add_done_callback(lambda _: self._open.discard(connection))
         if not await connection.wait_delivering(self.lag):
             reason = connection.done.result() if connection.done.done() else f"no market data within {self.lag:g} s"
             await connection.close(reason)
@@ -148,7 +150,7 @@ class Supervisor:
         c = self.current
         hb = c.heartbeat if c is not None else None
         last_message = None
-        if c is not None and c.socket is not None:
+        if c is not None and c.socket is not None and c.socket.frames:
             last_message = self.clock.now_ms() - round((self.clock.monotonic() - c.socket.last_frame) * 1000)
         return ConnectionStatus(
             name=self.name, streams=self.streams, connected=c is not None and not c.done.done(),

@@ -21,7 +21,8 @@ MINUTE = 60_000
 # The original's timers scaled down ~50x, so a test sees hundreds of reconnects in a minute.
 FAST = dict(ping_interval=0.2, ping_timeout=0.4, close_timeout=0.5, open_timeout=2.0, ws_lag_seconds=0.5,
             backoff_base=0.02, backoff_cap=0.5, backoff_long_delay=0.3, backfill_retry=0.05, backfill_retry_cap=0.5,
-            backfill_check_interval=1.0, sink_interval=0.1, sink_retry=0.1, subscribe_pause=0.0)
+            backfill_check_interval=1.0, sink_interval=0.1, sink_retry=0.1, subscribe_pause=0.0,
+            backwards_tolerance_ms=1_800_000)   # replay runs up to ~1,300x: 60 s of exchange time is ~50 ms here
 
 
 class ListSink:

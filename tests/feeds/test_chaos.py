@@ -33,8 +33,8 @@ PERIOD = 0.25                # seconds between injections
 KINDS = ("ws_drop", "ws_withhold_pongs", "ws_stall", "ws_malformed", "restart", "http_error")
 
 
-async def test_store_equals_the_simulators_candles_under_every_fault(sim_factory, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    logging.getLogger("engine").setLevel(logging.ERROR)     # hundreds of expected reconnect warnings
+async def test_store_equals_the_simulators_candles_under_every_fault(sim_factory, settings: Settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.ERROR, logger="engine")        # hundreds of expected reconnect warnings (restored after)
     start = parse_time("2025-05-06T00:00:00Z")
     end = start + BARS * MINUTE
     sim = await sim_factory(speed=SPEED, start_ms=start, end_ms=end)
@@ -75,6 +75,7 @@ async def test_store_equals_the_simulators_candles_under_every_fault(sim_factory
     for kind in KINDS:
         assert counters.get(kind, 0) >= 50, (kind, counters)
     assert status.backfilled_bars > 0 and status.backfill_failures > 0
+    assert 0 < status.error_count <= counters["ws_malformed"]        # only injected frames were rejected
 
 
 async def inject_faults(simulator, stop_at: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]

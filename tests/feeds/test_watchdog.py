@@ -3,6 +3,7 @@ each forces (or, for rotation, avoids) a reconnect, and no closed candle is lost
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -104,3 +105,15 @@ async def test_without_rotation_the_age_limit_costs_a_reconnect(sim_factory) -> 
         await feed.stop()
     assert feed.status().connections[0].rotations == 0
     assert_complete(sink, rows)
+
+
+async def test_stop_closes_every_connection_and_task(sim_factory) -> None:  # type: ignore[no-untyped-def]
+    sim, start = await started(sim_factory)
+    feed = await feed_on(sim, ListSink(), opts=options(rotate_after=0.3, max_streams_per_connection=2),
+                         resume_at=start)
+    await sim.control.resume()
+    await wait_for(lambda: sum(c.rotations for c in feed.status().connections) >= 3, 10, "rotations")
+    await feed.stop()
+    await wait_for(lambda: not sim.sim.hub.connections, 5, "the simulator to see every connection closed")
+    left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("feed-") and not t.done()]
+    assert left == [] and not feed.status().connected
