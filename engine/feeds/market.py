@@ -95,7 +95,7 @@ class MarketFeed:
         backoff = Backoff(base=o.backoff_base, cap=o.backoff_cap, jitter=o.backoff_jitter,
                           long_after=o.backoff_long_after, long_delay=o.backoff_long_delay, rng=rng)
         return Supervisor(plan.name, len(plan.streams),
-                          lambda: Connection(plan, self.ws_url, o, self.clock, self.router), backoff=backoff,
+                          lambda: Connection(plan, self.ws_url, o, self.clock, self.router.handle), backoff=backoff,
                           clock=self.clock, lag=o.ws_lag_seconds, rotate_after=o.rotate_after,
                           on_connected=self._connected, sleep=sleep)
 

@@ -45,47 +45,58 @@ class FrameRouter:
         self.trades: dict[str, AggTrade] = {}
         self.books: dict[str, BookTicker] = {}
         self.repeated = 0                               # price events seen twice (connection overlap)
+        self.handle = self._handler()
 
     def __call__(self, socket: FeedSocket, frame: bytes) -> None:
-        try:
+        self.handle(socket, frame)
+
+    def _handler(self) -> Callable[[FeedSocket, bytes], None]:
+        """The per-frame function, a closure over the router's tables: this runs ~250,000 times a
+        second, and a closure variable is cheaper to reach than an attribute (~5 % of the path)."""
+        messages, klines, parse, reject, candle_type = self.messages, self.klines, parse_frame, self.reject, Candle
+
+        def handle(socket: FeedSocket, frame: bytes) -> None:
             try:
-                stream, event = parse_frame(frame, socket.received_ms)
-            except FrameError as exc:
-                if exc.stream or not socket.control(frame):
-                    self.reject(exc.stream or "<unknown stream>", exc.problem)
-                return
-            count = self.messages.get(stream)
-            if count is None:
-                self.reject(stream, "not a subscribed stream")
-                return
-            time = event.event_time
-            times = socket.event_times
-            previous = times.get(stream)
-            if previous is None:
-                if time < self.latest - self.tolerance:
-                    self.reject(stream, f"event time {time} is {self.latest - time} ms behind the feed")
+                try:
+                    stream, event = parse(frame, socket.received_ms)
+                except FrameError as exc:
+                    if exc.stream or not socket.control(frame):
+                        reject(exc.stream or "<unknown stream>", exc.problem)
                     return
-            elif time < previous:
-                self.reject(stream, f"event time went backwards: {time} after {previous}")
-                return
-            times[stream] = time
-            self.messages[stream] = count + 1
-            if time > self.latest:
-                self.latest = time
-            if not socket.delivering:
-                socket.mark_delivering()
-            if type(event) is Candle:
-                live = self.klines.get(event.symbol)
-                if live is None or time >= live.event_time:
-                    self.klines[event.symbol] = event
-                if event.closed:
-                    self._closed(event)
-            else:
-                self._other(event, time)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - a bug here must not kill the connection's reader
-            if self.errors.get("<unexpected>", 0) < 10:
-                log.exception("feed: unexpected error on a frame")
-            self.reject("<unexpected>", f"{type(exc).__name__}: {exc}")
+                count = messages.get(stream)
+                if count is None:
+                    reject(stream, "not a subscribed stream")
+                    return
+                time = event.event_time
+                times = socket.event_times
+                previous = times.get(stream)
+                if previous is None:
+                    if time < self.latest - self.tolerance:
+                        reject(stream, f"event time {time} is {self.latest - time} ms behind the feed")
+                        return
+                elif time < previous:
+                    reject(stream, f"event time went backwards: {time} after {previous}")
+                    return
+                times[stream] = time
+                messages[stream] = count + 1
+                if time > self.latest:
+                    self.latest = time
+                if not socket.delivering:
+                    socket.mark_delivering()
+                if type(event) is candle_type:
+                    live = klines.get(event.symbol)
+                    if live is None or time >= live.event_time:
+                        klines[event.symbol] = event
+                    if event.closed:
+                        self._closed(event)
+                else:
+                    self._other(event, time)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - a bug here must not kill the connection's reader
+                if self.errors.get("<unexpected>", 0) < 10:
+                    log.exception("feed: unexpected error on a frame")
+                reject("<unexpected>", f"{type(exc).__name__}: {exc}")
+
+        return handle
 
     def _other(self, event: MarkPrice | AggTrade | BookTicker, time: int) -> None:
         if type(event) is MarkPrice:
