@@ -129,8 +129,8 @@ class MarketFeed:
         if self.writer is not None:
             self._writer_task = loop.create_task(self.writer.run(), name="feed-writer")
         self.backfill.request()
-        log.info("market feed: %d streams on %d connections to %s (%s)", len(self.router.messages), len(self.plans),
-                 self.ws_url, ", ".join(f"{p.name}: {len(p.streams)}" for p in self.plans))
+        log.info("market feed: %d streams on %d connection(s) to %s (%s)", len(self.router.messages),
+                 len(self.plans), self.ws_url, ", ".join(f"{p.name}: {len(p.streams)}" for p in self.plans))
 
     async def stop(self, flush_timeout: float = 30.0) -> None:
         """Close the connections, then make every emitted candle durable in the sink (waiting up to
