@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -28,6 +25,7 @@ import ccxt.async_support as ccxt
 import websockets
 
 from bench.common import BenchResult, percentile
+from bench.servers import free_port, start, start_sim, stop
 from engine.venues.binance_urls import point_binanceusdm_at
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,50 +35,6 @@ FANOUT_CLIENTS = 10
 FANOUT_FRAMES = 20_000
 SYMBOLS = ("btcusdt", "ethusdt", "xrpusdt")
 STREAMS = "/".join(f"{s}@{c}" for s in SYMBOLS for c in ("aggTrade", "bookTicker", "kline_1m", "markPrice@1s"))
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(args: list[str], ready_url: str | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLT_")}
-    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{args} exited with {proc.returncode}")
-        if ready_url is None:
-            if proc.stdout is not None and proc.stdout.readline().strip() == "ready":
-                return proc
-            continue
-        try:
-            urllib.request.urlopen(ready_url, timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise TimeoutError(f"{args} not ready")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def _sim(port: int, *extra: str) -> subprocess.Popen[str]:
-    return _start(["-m", "engine.sim", "--port", str(port), "--paused", "--no-demo", *extra],
-                  f"http://127.0.0.1:{port}/fapi/v1/ping")
 
 
 async def _admin(port: int, path: str) -> Any:
@@ -122,25 +76,25 @@ async def _time_orders(url: str, count: int) -> tuple[list[float], Any]:
 
 
 async def order_roundtrip() -> BenchResult:
-    port = _free_port()
-    sim = _sim(port, "--symbols", "BTCUSDT", "--account", "bench:bench-secret:100000000",
+    port = free_port()
+    sim = start_sim(port, "--symbols", "BTCUSDT", "--account", "bench:bench-secret:100000000",
                "--weight-limit", "100000000", "--order-limit-10s", "100000", "--order-limit-1m", "100000")
     try:
         sim_ms, (last_order, request) = await _time_orders(f"http://127.0.0.1:{port}", ORDERS)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/fapi/v1/exchangeInfo") as resp:
             info = resp.read()
     finally:
-        _stop(sim)
+        stop(sim)
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "exchangeInfo.json").write_bytes(info)
         Path(folder, "order.json").write_text(last_order)
-        bare_port = _free_port()
-        bare = _start(["-m", "bench.bare_servers", "rest", str(bare_port), folder])
+        bare_port = free_port()
+        bare = start(["-m", "bench.bare_servers", "rest", str(bare_port), folder])
         try:
             floor_ms, _ = await _time_orders(f"http://127.0.0.1:{bare_port}", ORDERS)
             raw_ms = await _time_raw(f"http://127.0.0.1:{bare_port}", request, ORDERS)
         finally:
-            _stop(bare)
+            stop(bare)
     p50, floor50 = percentile(sim_ms, 50), percentile(floor_ms, 50)
     return BenchResult(
         name="sim_order_roundtrip", value=p50, unit="ms p50", reference="ccxt create_order to a bare aiohttp handler",
@@ -171,23 +125,23 @@ async def _fan_in(url: str, keep: list[str] | None, after_connect: Any) -> float
 
 
 async def ws_fanout() -> BenchResult:
-    port = _free_port()
-    sim = _sim(port, "--speed", "max", "--ws-max-queue", "1000000", "--end-after", "3d")
+    port = free_port()
+    sim = start_sim(port, "--speed", "max", "--ws-max-queue", "1000000", "--end-after", "3d")
     frames: list[str] = []
     try:
         sim_s = await _fan_in(f"ws://127.0.0.1:{port}/stream?streams={STREAMS}", frames,
                               lambda: _admin(port, "clock/resume"))
     finally:
-        _stop(sim)
+        stop(sim)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "frames.json")
         path.write_text(json.dumps(frames))
-        bare_port = _free_port()
-        bare = _start(["-m", "bench.bare_servers", "ws", str(bare_port), str(path), str(FANOUT_CLIENTS)])
+        bare_port = free_port()
+        bare = start(["-m", "bench.bare_servers", "ws", str(bare_port), str(path), str(FANOUT_CLIENTS)])
         try:
             bare_s = await _fan_in(f"ws://127.0.0.1:{bare_port}", None, lambda: asyncio.sleep(0))
         finally:
-            _stop(bare)
+            stop(bare)
     total = FANOUT_CLIENTS * FANOUT_FRAMES
     return BenchResult(
         name="sim_ws_fanout", value=total / sim_s, unit="msgs/s", reference="bare websockets server, same frames",
@@ -197,8 +151,8 @@ async def ws_fanout() -> BenchResult:
 
 # ---- sim_replay_speed -------------------------------------------------------------------------
 async def _replay_day(with_client: bool) -> float:
-    port = _free_port()
-    sim = _sim(port, "--speed", "max", "--end-after", "1d", "--ws-max-queue", "1000000")
+    port = free_port()
+    sim = start_sim(port, "--speed", "max", "--end-after", "1d", "--ws-max-queue", "1000000")
     try:
         if not with_client:
             started = time.perf_counter()
@@ -217,7 +171,7 @@ async def _replay_day(with_client: bool) -> float:
                     closes += 1
             return time.perf_counter() - started
     finally:
-        _stop(sim)
+        stop(sim)
 
 
 async def replay_speed() -> BenchResult:

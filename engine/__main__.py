@@ -92,8 +92,8 @@ def build(settings: Settings, recorder: object) -> object:
 
     def make_feed(resume: dict[tuple[str, str], int | None], symbols: tuple[str, ...]) -> object:
         from engine.feeds.market import MarketFeed
-        return MarketFeed.from_settings(settings, sink=recorder, resume=resume, clock=clock,  # type: ignore[arg-type]
-                                        symbols=symbols)
+        # the feed keeps its own (wall) clock: it stamps receive times and paces its watchdog
+        return MarketFeed.from_settings(settings, sink=recorder, resume=resume, symbols=symbols)  # type: ignore[arg-type]
 
     rule = ProtectionRule(Decimal(repr(settings.stop_loss_atr)), Decimal(repr(settings.take_profit_atr)))
     return Engine(Parts(manager=manager, sync=sync, trader=trader, user_stream=stream, clock=clock,

@@ -1,2 +1,8 @@
-"""Websocket market data: combined Binance streams parsed at the border into domain types,
-with heartbeat, capped backoff, a watchdog, rotation and gap backfill."""
+"""Websocket market data: combined Binance streams parsed at the border into domain types, with a
+heartbeat, capped backoff, a watchdog, rotation before the 24 h limit and gap backfill, so that
+every closed candle is emitted in order exactly once and recorded in the store.
+
+Public API: `engine.feeds.market.MarketFeed` (with `FeedOptions`, `FeedStatus`, `LivePrice`), and
+`engine.feeds.service.open_feed(settings, recorder)` for the engine process. `slt feed` runs it alone.
+Modules: parse, sequencer, streams, options, connection, heartbeat, supervisor, router, backfill,
+sink, events, status, market, service, cli."""

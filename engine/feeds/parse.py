@@ -33,7 +33,7 @@ class FrameError(DataError):
         self.problem = problem
 
 
-class _Kline(msgspec.Struct):
+class _Kline(msgspec.Struct, gc=False):
     t: int
     T: int
     s: str
@@ -46,7 +46,7 @@ class _Kline(msgspec.Struct):
     x: bool
 
 
-class _KlineEvent(msgspec.Struct, tag_field="e", tag="kline"):
+class _KlineEvent(msgspec.Struct, tag_field="e", tag="kline", gc=False):
     """`{"e":"kline","E":1795519166961,"s":"BTCUSDT","k":{"t":1795519140000,"T":1795519199999,
     "s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"59408.95","c":"59439.32","h":"59453.74",
     "l":"59406.95","v":"12.525","n":100,"x":false,"q":"744470.1","V":"6.262","Q":"372235.0","B":"0"}}`"""
@@ -56,7 +56,7 @@ class _KlineEvent(msgspec.Struct, tag_field="e", tag="kline"):
     k: _Kline
 
 
-class _MarkPriceEvent(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
+class _MarkPriceEvent(msgspec.Struct, tag_field="e", tag="markPriceUpdate", gc=False):
     """`{"e":"markPriceUpdate","E":1795519167000,"s":"BTCUSDT","p":"59439.30000000",
     "i":"59433.35000000","P":"59433.35000000","r":"0.00010000","T":1795536000000}`"""
 
@@ -68,7 +68,7 @@ class _MarkPriceEvent(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
     T: int
 
 
-class _AggTradeEvent(msgspec.Struct, tag_field="e", tag="aggTrade"):
+class _AggTradeEvent(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
     """`{"e":"aggTrade","E":1795519167010,"a":26129,"s":"BTCUSDT","p":"59439.30","q":"0.010",
     "f":100,"l":105,"T":1795519167008,"m":true}` (`m`: buyer is maker, so the taker sold)"""
 
@@ -81,7 +81,7 @@ class _AggTradeEvent(msgspec.Struct, tag_field="e", tag="aggTrade"):
     m: bool
 
 
-class _BookTickerEvent(msgspec.Struct, tag_field="e", tag="bookTicker"):
+class _BookTickerEvent(msgspec.Struct, tag_field="e", tag="bookTicker", gc=False):
     """`{"e":"bookTicker","u":400900217,"E":1795519167010,"T":1795519167008,"s":"BTCUSDT",
     "b":"59439.20","B":"1.000","a":"59439.40","A":"1.000"}`"""
 
@@ -96,7 +96,7 @@ class _BookTickerEvent(msgspec.Struct, tag_field="e", tag="bookTicker"):
 _Event = Union[_KlineEvent, _MarkPriceEvent, _AggTradeEvent, _BookTickerEvent]
 
 
-class _Combined(msgspec.Struct):
+class _Combined(msgspec.Struct, gc=False):
     """`{"stream":"btcusdt@kline_1m","data":{...one of the events above...}}`"""
 
     stream: str
@@ -131,8 +131,12 @@ def parse_frame(frame: bytes | str, received_time: int, *, combined: bool = True
         else:
             event = _raw.decode(frame)
             stream = ""
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FrameError(_stream_hint(frame), str(exc)) from None
+    except msgspec.ValidationError as exc:       # well-formed JSON, not a market event we know
+        raise FrameError(_stream_hint(frame), f"unexpected content: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise FrameError(_stream_hint(frame), f"invalid JSON: {exc}") from None
+    if type(event) is _KlineEvent:      # most frames: skip a call
+        return stream, _candle(stream, event, received_time)
     return stream, _to_domain(stream, event, received_time)
 
 

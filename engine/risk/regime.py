@@ -82,6 +82,8 @@ class RegimeReading(msgspec.Struct, frozen=True):
     window_start: int      # ms UTC, = window_end - 24 h
     window_end: int        # ms UTC, the evaluation time `at`
     bar_count: int         # source candles that closed in (window_start, window_end]
+    event_time: int = 0    # exchange time of the evaluation (= window_end)
+    received_time: int = 0 # wall-clock time it was computed, when recorded live
 
     @property
     def record_id(self) -> str:
@@ -181,7 +183,7 @@ def _evaluate(series: _Series, ats: np.ndarray, th: RegimeThresholds) -> list[Re
             symbol=series.symbol, interval=series.interval, regime=classify(change, vol, th),
             change_pct=change, volatility_pct=vol, close_start=float(closes[i, 0]),
             close_end=float(closes[i, -1]), window_start=at - WINDOW_HOURS * HOUR_MS, window_end=at,
-            bar_count=int(counts[i])))
+            bar_count=int(counts[i]), event_time=at))
     return out
 
 

@@ -1,6 +1,6 @@
 """Seeded synthetic candles with labelled market regimes, for tests that need known answers.
 
-Labels follow the regime rules of the risk module, evaluated on the last 24 hourly bars:
+Labels are `engine.risk.regime.Regime`s and follow its rules, evaluated on the last 24 hourly bars:
 24 h price change < -15 % -> CRASH; > +10 % -> RALLY; otherwise volatility = stdev(hourly log
 returns) x sqrt(24) x 100: > 5 -> HIGH_VOLATILITY, < 1 -> LOW_VOLATILITY, else NORMAL.
 
@@ -15,19 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
+from engine.risk.regime import Regime
 from engine.sim.tape import INTERVALS, Bars, Tape, aggregate, build_history
-
-
-class Regime(StrEnum):
-    NORMAL = "NORMAL"
-    HIGH_VOLATILITY = "HIGH_VOLATILITY"
-    LOW_VOLATILITY = "LOW_VOLATILITY"
-    CRASH = "CRASH"
-    RALLY = "RALLY"
 
 
 VOLATILITY = {Regime.NORMAL: 2.5, Regime.HIGH_VOLATILITY: 8.0, Regime.LOW_VOLATILITY: 0.5}
@@ -70,22 +62,6 @@ def parse_segments(text: str) -> list[Segment]:
             raise ValueError(f"bad regime segment {part!r}: hours must be >= 1")
         segments.append(Segment(regime, count))
     return segments
-
-
-def regime_of(closes: np.ndarray) -> Regime:
-    """The rule on the last 24 hourly closes (25 closes give 24 returns; 24 give 23)."""
-    window = np.asarray(closes[-25:], dtype=np.float64)
-    change = window[-1] / window[0] - 1
-    if change < -0.15:
-        return Regime.CRASH
-    if change > 0.10:
-        return Regime.RALLY
-    volatility = float(np.std(np.diff(np.log(window)), ddof=1)) * math.sqrt(24) * 100
-    if volatility > 5.0:
-        return Regime.HIGH_VOLATILITY
-    if volatility < 1.0:
-        return Regime.LOW_VOLATILITY
-    return Regime.NORMAL
 
 
 def _block(rng: np.random.Generator, size: int, drift_total: float, volatility: float) -> np.ndarray:

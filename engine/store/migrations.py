@@ -110,6 +110,20 @@ SELECT account, epoch_ms(event_time) AS taken_at, wallet_balance + unrealized_pn
 FROM equity_snapshots;
 """
 
+REGIMES = f"""
+CREATE TABLE regimes (
+    record_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL, regime VARCHAR NOT NULL,
+    change_pct DOUBLE NOT NULL, volatility_pct DOUBLE NOT NULL, close_start DOUBLE NOT NULL,
+    close_end DOUBLE NOT NULL, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL,
+    bar_count BIGINT NOT NULL, {TIMES});
+
+-- The latest regime per symbol, with the inputs it was decided on.
+CREATE VIEW regime_latest AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY window_end DESC, received_time DESC) AS rn
+    FROM regimes) WHERE rn = 1;
+"""
+
 FUNDING_AND_SIGNALS = f"""
 CREATE TABLE funding_payments (
     record_id VARCHAR NOT NULL, account VARCHAR NOT NULL, symbol VARCHAR NOT NULL, income_id VARCHAR NOT NULL,
@@ -124,7 +138,8 @@ CREATE TABLE signals (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
-    Migration(2, "funding payments and signals", FUNDING_AND_SIGNALS),
+    Migration(2, "market regimes with their inputs", REGIMES),
+    Migration(3, "funding payments and signals", FUNDING_AND_SIGNALS),
 )
 
 _BOOTSTRAP = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, " \

@@ -28,6 +28,7 @@ import pyarrow as pa
 from engine.core.errors import DataError
 from engine.core.types import (Candle, EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, Record,
                                SignalRecord, TradeEntry, TradeExit)
+from engine.risk.regime import RegimeReading
 
 SCALE = 12
 DECIMAL = pa.decimal128(38, SCALE)
@@ -87,6 +88,7 @@ TABLES: tuple[TableSpec, ...] = (
     _spec("position", "position_snapshots", Position),
     _spec("equity", "equity_snapshots", EquitySnapshot),
     _spec("health", "health_events", HealthEvent),
+    _spec("regime", "regimes", RegimeReading),
     _spec("funding", "funding_payments", FundingPayment),
     _spec("signal", "signals", SignalRecord, ("price", "atr")),
 )

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from engine.sim.path import path_points, step_offsets
-from engine.sim.synthetic import Regime, Segment, generate, parse_segments, regime_of
+from engine.core.types import Candle
+from engine.risk.regime import Regime, detect_regime
+from engine.sim.synthetic import Segment, generate, parse_segments
 from engine.sim.tape import INTERVALS, Bars, aggregate, align, load_tape, split
 from tests.conftest import MARKET_DATA
 
@@ -75,11 +77,13 @@ def test_real_tape_one_minute_bars_match_the_hour_files() -> None:
 def test_regime_labels_hold_at_each_segment_end(seed: int) -> None:
     segments = parse_segments("normal:30,high:24,low:48,crash:24,rally:25,normal:24,crash:30,low:24")
     series = generate(segments, seed=seed, start_ms=1_704_067_200_000, interval="1h")
-    closes = np.r_[30000.0, series.hourly_close]
+    bars = series.bars
+    candles = [Candle("SYN", "1h", int(t), int(t) + 3_599_999, float(o), float(h), float(lo), float(c), float(v))
+               for t, o, h, lo, c, v in zip(bars.open_time, bars.open, bars.high, bars.low, bars.close, bars.volume)]
     for end, segment in zip(series.segment_ends, segments):
-        i = (end - 1_704_067_200_000) // 3_600_000 + 1
-        assert regime_of(closes[: i + 1]) == segment.regime            # 24 returns
-        assert regime_of(closes[1: i + 1]) == segment.regime           # 23 returns
+        if end - 1_704_067_200_000 < 24 * 3_600_000:
+            continue  # the first segment has no full 24 h before its end
+        assert detect_regime(candles, at=end + 3_600_000).regime == segment.regime
 
 
 def test_synthetic_series_are_reproducible_and_interval_independent() -> None:

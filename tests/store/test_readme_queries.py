@@ -30,4 +30,4 @@ def test_readme_queries_run(lake: Lake) -> None:
     per_symbol, last, daily, snapshots, travel = results
     assert [(r[0], r[1], r[2]) for r in per_symbol] == [("BTCUSDT", 1, Decimal("1.85")), ("ETHUSDT", 1, Decimal("-1.15"))]
     assert len(last) == 2 and daily == [("main", daily[0][1], Decimal("10009.8179"))]
-    assert len(snapshots) >= 4 and travel[0][0] >= 0  # LIMIT 5: one snapshot per migration and per write
+    assert 2 <= len(snapshots) <= 5 and "insert" in str(snapshots[0][2]) and travel[0][0] >= 0  # newest first

@@ -1,0 +1,68 @@
+"""`slt accounts`: the configured accounts with their performance per account and per group
+(from closed trades in the store) and the merged positions across accounts (latest snapshots).
+
+Reads the store read-only, so it works while the engine trades."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import msgspec
+
+from engine.accounts import accounts_from_settings, merge_positions, performance_report
+from engine.accounts.performance import PerformanceStats
+from engine.config import Settings
+from engine.core.errors import StoreUnavailable
+from engine.core.types import TradeExit
+from engine.store import reader
+from engine.store.lake import connect
+from engine.store.sql_cli import format_table
+
+STATS = ("trades", "wins", "losses", "win_rate", "realized_pnl", "fees", "funding", "net_pnl", "max_drawdown")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", choices=("aggressive", "conservative", "neutral"), help="only this group")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = accounts_from_settings(settings)
+    if args.group:
+        accounts = tuple(a for a in accounts if str(a.group) == args.group)
+    try:
+        lake = connect(settings, read_only=True)
+    except StoreUnavailable as exc:
+        print(f"slt accounts: {exc}", file=sys.stderr)
+        return 1
+    try:
+        wanted = {a.id for a in accounts}
+        exits = [t for t in reader.read(lake, TradeExit) if t.account in wanted]
+        positions = [p for p in reader.positions(lake) if p.account in wanted]
+    finally:
+        lake.close()
+    report = performance_report(exits, accounts)
+    merged = merge_positions(positions)
+    if args.json:
+        print(json.dumps({"performance": report.as_dict(), "merged_positions": msgspec.to_builtins(merged)},
+                         indent=2))
+        return 0
+    rows = [(a.id, str(a.type), str(a.group), a.weight, *_row(report.accounts[a.id])) for a in accounts]
+    print("Accounts")
+    print(format_table(["account", "type", "group", "weight", *STATS], rows))
+    print("\nGroups")
+    print(format_table(["group", "accounts", *STATS],
+                       [(g, report.account_groups.get(g, 0), *_row(s)) for g, s in sorted(report.groups.items())]
+                       + [("total", report.total_accounts, *_row(report.total))]))
+    print("\nMerged positions")
+    print(format_table(["symbol", "net_quantity", "entry_price", "unrealized_pnl", "accounts"],
+                       [(s, m.net_quantity, m.entry_price, m.unrealized_pnl, ",".join(m.accounts))
+                        for s, m in sorted(merged.items())]))
+    return 0
+
+
+def _row(stats: PerformanceStats) -> tuple[object, ...]:
+    return tuple(round(v, 4) if isinstance(v, float) else v for v in (getattr(stats, f) for f in STATS))
+
