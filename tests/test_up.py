@@ -1,5 +1,5 @@
-"""`slt up` starts real Prefect and MLflow servers on free loopback ports, initialises the store,
-and on SIGINT stops every process it started."""
+"""`slt up` starts real Prefect and MLflow servers, the simulator and the engine on free loopback ports,
+initialises the store, and on SIGINT stops every process it started."""
 
 from __future__ import annotations
 
@@ -46,8 +46,13 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
         assert ready.wait(150), f"slt up printed no banner: {lines}"
         assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
         assert healthy(f"http://127.0.0.1:{settings.mlflow_port}/health")
+        engine_log = settings.data_dir / "logs" / "engine.log"
+        deadline = time.monotonic() + 60
+        while "engine ready" not in (engine_log.read_text() if engine_log.exists() else ""):
+            assert time.monotonic() < deadline and up.poll() is None, engine_log.read_text()[-3000:]
+            time.sleep(0.2)
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 2
+        assert len(children) >= 4  # prefect, mlflow, the simulator and the engine
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
@@ -58,6 +63,7 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert up.returncode == 0, errors.read_text()
     assert f"Prefect UI   http://127.0.0.1:{settings.prefect_port}" in out
     assert f"MLflow UI    http://127.0.0.1:{settings.mlflow_port}" in out and "slt sql" in out
+    assert f"Exchange sim http://127.0.0.1:{settings.sim_port}" in out and "PnL: slt pnl" in out
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
     data = settings.data_dir
