@@ -190,7 +190,7 @@ class OrderManager:
             answer = await self.venue.create_order(order)
         except OrderStateUnknown as exc:
             self._count("unknown")
-            log.warning("order %s: no answer (%s); asking the exchange by client id", order.client_order_id, exc)
+            log.warning("order %s: outcome unknown (%s); asking the exchange by client id", order.client_order_id, exc)
             self._local(book, transition(order, OrderStatus.UNKNOWN, self.clock.now_ms(), wall_ms()))
             await self.clock.sleep(self.resolve_delay)
             await self._resolve(book, book.orders[order.client_order_id])
