@@ -244,13 +244,15 @@ class Book:
         self.orders[cid] = exit_
         return [Place(exit_, f"opposite signal {wanted.signal_id}")]
 
-    def prune(self, before_ms: int) -> int:
-        """Forget finished orders older than `before_ms` that the open trade does not need (its
-        protective generations), and old fill ids: the book stays small on a long run."""
+    def prune(self, before_ms: int, keep: int = 64) -> int:
+        """Forget finished orders the open trade does not need (its protective generations) that are
+        older than `before_ms` or beyond the `keep` newest, and old fill ids: planning walks the
+        orders, so the book stays small however long the engine runs."""
         trade = self.ledger.trade
         key = self.trade_key(trade) if trade is not None else None
-        old = [cid for cid, o in self.orders.items() if o.status.is_final and o.event_time < before_ms
-               and o.signal_id != key and self.applied.get(cid, ZERO) >= o.filled_quantity]
+        done = sorted((o.event_time, cid) for cid, o in self.orders.items() if o.status.is_final
+                      and o.signal_id != key and self.applied.get(cid, ZERO) >= o.filled_quantity)
+        old = [cid for n, (at, cid) in enumerate(reversed(done)) if at < before_ms or n >= keep]
         for cid in old:
             order = self.orders.pop(cid)
             self.applied.pop(cid, None)

@@ -46,3 +46,7 @@ class RecorderPort(Protocol):
     def record(self, *records: Record) -> Awaitable[Any]:
         """Journal records; the awaitable resolves once they are durable."""
         ...
+
+    def record_now(self, *records: Record) -> int:
+        """Journal records and return once they are durable (blocks for one fdatasync)."""
+        ...
