@@ -81,6 +81,7 @@ class Book:
     venue_position: Position | None = None                      # the exchange's latest word on the position
     forgotten: set[str] = field(default_factory=set)            # pruned, settled orders: late reports ignored
     doubt: str = ""                                             # why the position must be checked first
+    gave_up: set[tuple[str, Leg]] = field(default_factory=set)  # protective legs that kept failing
     leverage: int = 1
     ledger: TradeLedger = field(init=False)
 
@@ -203,10 +204,13 @@ class Book:
         for leg, kind, trigger in ((Leg.STOP, OrderType.STOP_MARKET, stop), (Leg.TAKE, OrderType.TAKE_PROFIT_MARKET, take)):
             if any(o.signal_id == key for o in self.working(leg)):
                 continue
+            if (key, leg) in self.gave_up:
+                continue
             generation = 0
             while order_id(key, leg, self.account, generation) in self.orders:
                 generation += 1
-            if generation >= MAX_GENERATIONS:  # they keep failing: something about the position is off
+            if generation >= MAX_GENERATIONS:  # they keep failing: verify the position once, then stop trying
+                self.gave_up.add((key, leg))
                 self.doubt = self.doubt or f"{generation} {leg.name.lower()} orders used up for trade {trade.trade_id}"
                 continue
             cid = order_id(key, leg, self.account, generation)

@@ -41,6 +41,7 @@ from engine.execution.orders import Leg, is_conditional, leg_of, order_id, trans
 from engine.execution.ports import RecorderPort, VenuePort
 
 log = logging.getLogger("engine.execution")
+Gate = Callable[[Book, Order], Order | str]  # the risk check of an exit or protective order: as sized, or why not
 KEEP_MS = 3_600_000  # finished orders and fill ids are kept an hour (exchange time) after they settle
 Enter = Callable[[Book, SignalRecord], Order | None]
 
@@ -65,6 +66,7 @@ class OrderManager:
         self.retry_delay = retry_delay
         self.on_closed = on_closed
         self.verify: Callable[[str], None] | None = None  # puts a doubted position to the exchange
+        self.gate: Gate = lambda _book, order: order     # entries are sized by `enter`; the rest pass here
         self.accepting = True
         self.funding = FundingLedger()
         self.counts: dict[str, int] = {}
@@ -149,11 +151,11 @@ class OrderManager:
     def step(self, symbol: str) -> None:
         book = self.books[symbol]
         now = self.clock.now_ms()
-        if book.doubt and self.verify is not None:
-            self.verify(symbol)
         fresh = self._fresh if self.accepting else (lambda _signal: False)
         for command in book.plan(now, fresh, lambda signal: self.enter(book, signal)):
             self.run_command(book, command)
+        if book.doubt and self.verify is not None:
+            self.verify(symbol)
 
     def _fresh(self, signal: SignalRecord) -> bool:
         return self.clock.now_ms() - signal.event_time < self.interval_ms
@@ -180,6 +182,12 @@ class OrderManager:
 
     async def _place(self, book: Book, command: Place) -> None:
         order = command.order
+        if order.reduce_only:  # exits and protective orders meet the risk manager here (entries in `enter`)
+            verdict = self.gate(book, order)
+            if isinstance(verdict, str):
+                self._abandon(book, Abandon(order, f"risk: {verdict}"))
+                return
+            order = book.orders[order.client_order_id] = verdict
         if order.received_time == 0:
             order = book.orders[order.client_order_id] = msgspec.structs.replace(order, received_time=wall_ms())
         signal = book.signals.get(order.signal_id) if leg_of(order.client_order_id) is Leg.ENTRY else None

@@ -140,6 +140,7 @@ class AccountSync:
 
     async def _verify(self, symbol: str) -> None:
         book = self.manager.books[symbol]
+        log.warning("%s: verifying the position with the exchange (%s)", symbol, book.doubt)
         try:
             await self.ready.wait()
             for attempt in range(5):

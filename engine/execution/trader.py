@@ -4,9 +4,10 @@ order; prices move the PnL; time (the exchange's) triggers snapshots.
     candle -> IndicatorStream.update -> safe_evaluate(policy) -> Admission.decide
            -> SignalRecord (recorded, admitted or not) -> OrderManager.on_signal -> Book.plan -> orders
 
-Sizing of an entry: `EntrySizing` (a fixed fraction of equity as margin, times the leverage) gives
-the requested quantity at the current price; `RiskManager.decide` applies the regime's caps and
-the exchange's rules and may refuse (the reason is logged). Everything here is synchronous and
+Every order meets `RiskManager.decide`: an entry when it is sized (`EntrySizing`: a fixed fraction
+of equity as margin, times the leverage, gives the requested quantity at the current price; the
+regime's caps and the exchange's rules may cut or refuse it, the reason is logged), an exit or a
+protective order in `gate` just before it is sent (never blocked, limited to the position). Everything here is synchronous and
 cheap; order calls run as the manager's tasks.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import logging
 import math
 from decimal import Decimal
+
+import msgspec
 
 from engine.core.clock import ExchangeClock
 from engine.core.market import AggTrade, MarkPrice
@@ -51,6 +54,7 @@ class Trader:
         self.admitted = 0
         self.policy_errors = 0
         manager.enter = self.enter
+        manager.gate = self.gate
         manager.on_closed = self.on_closed
 
     # ---- market events ------------------------------------------------------------------------
@@ -120,6 +124,22 @@ class Trader:
         book.regimes[signal.signal_id] = str(decision.regime)
         return Order(order_id(signal.signal_id, Leg.ENTRY, book.account), book.account, book.symbol, signal.side,
                      OrderType.MARKET, decision.quantity, signal_id=signal.signal_id, event_time=now)
+
+    def gate(self, book: Book, order: Order) -> Order | str:
+        """An exit or protective order through the risk manager: never blocked by the regime or the
+        kill switch, but limited to the open position and the exchange's rules (the reason if not)."""
+        now = self.clock.now_ms()
+        state = self.account_state(now)
+        if state is None:
+            return order  # equity unknown: an order that only reduces risk still goes
+        price = order.stop_price or order.price or self.portfolio.price(book.symbol, now) or book.holding().entry_price
+        if not price or price <= 0:
+            return order
+        decision = self.risk.decide(OrderRequest(book.symbol, order.side, order.quantity, price, book.leverage,
+                                                 order.type, reduce_only=True), state)
+        if not decision.approved:
+            return decision.detail
+        return order if decision.quantity == order.quantity else msgspec.structs.replace(order, quantity=decision.quantity)
 
     def account_state(self, now: int) -> AccountState | None:
         books = self.manager.books.values()

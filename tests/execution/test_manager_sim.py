@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from engine.core.types import Order, OrderStatus, OrderType, Side, TimeInForce, TradeExit
-from engine.execution.book import Book, Place
+from engine.execution.book import MAX_GENERATIONS, Book, Place
 from engine.execution.orders import Leg, leg_of, order_id
 from engine.execution.protection import ProtectionRule
 from engine.store import reader
@@ -140,3 +140,25 @@ async def test_bad_exchange_answers_are_logged_and_the_loop_continues(stack: Sta
     assert eth.orders[order_id(good.signal_id, Leg.ENTRY, "main")].status is OrderStatus.FILLED
     assert eth.position == D("0.100") and len(eth.working(Leg.STOP)) == 1  # traded and protected after all that
     assert stack.manager.counts["rejected"] == 3
+
+
+async def test_exits_and_protective_orders_pass_the_risk_gate(stack: Stack, sim: SimHandle,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "engine")
+    seen: list[str] = []
+
+    def gate(book: Book, order: Order) -> Order | str:
+        seen.append(order.client_order_id)
+        return "protective orders are off in this test" if order.type is not OrderType.MARKET else order
+
+    stack.manager.gate = gate
+    await stack.signal("ETHUSDT", Side.BUY)
+    await stack.settle()
+    book = stack.book("ETHUSDT")
+    assert book.position == D("0.100") and len(seen) >= 2  # the entry is sized elsewhere; S and T came here
+    assert "risk: protective orders are off in this test" in caplog.text
+    assert all(o.status is OrderStatus.CANCELED for o in book.orders.values() if o.type is not OrderType.MARKET)
+    assert len(seen) == 2 * MAX_GENERATIONS and book.gave_up and not book.doubt  # tried, verified once, stopped
+    await stack.signal("ETHUSDT", Side.BUY)  # later events do not start it all over
+    await stack.settle()
+    assert len(seen) == 2 * MAX_GENERATIONS
