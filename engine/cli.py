@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sql": ("engine.store.sql_cli", "query the store (read-only); without a query, open the DuckDB prompt"),
     "accounts": ("engine.accounts_cli", "performance per account and group, and merged positions"),
     "feed": ("engine.feeds.cli", "run the market data feed alone, writing closed candles to the store"),
+    "pnl": ("engine.pnl_cli", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
 }
 
 

@@ -157,6 +157,21 @@ VARIABLES: tuple[Var, ...] = (
         "HEDGE, weight > 0 and group one of aggressive, conservative, neutral"),
     Var("SLT_ACCOUNT_DISTRIBUTION", "account_distribution", _choice("equal", "weighted", "risk_based"),
         "one of equal, weighted, risk_based"),
+    # The trading loop (engine/execution, engine/__main__.py).
+    Var("SLT_ENTRY_EQUITY_FRACTION", "entry_equity_fraction", _number(0, 1, lo_open=True),
+        "a fraction of equity greater than 0 and at most 1 (margin committed per entry)"),
+    Var("SLT_LEVERAGE", "leverage", _number(1, 125, integer=True), "an integer leverage from 1 to 125"),
+    Var("SLT_STOP_LOSS_ATR", "stop_loss_atr", _number(0, None, lo_open=True), "a multiple of ATR greater than 0"),
+    Var("SLT_TAKE_PROFIT_ATR", "take_profit_atr", _number(0, None, lo_open=True), "a multiple of ATR greater than 0"),
+    Var("SLT_WARMUP_BARS", "warmup_bars", _number(50, 1500, integer=True), "an integer from 50 to 1500"),
+    Var("SLT_SNAPSHOT_SECONDS", "snapshot_seconds", _number(0, None, lo_open=True),
+        "seconds of exchange time between equity snapshots, greater than 0"),
+    Var("SLT_USER_POLL_SECONDS", "user_poll_seconds", _number(0, None, lo_open=True),
+        "seconds between REST polls while the user-data stream is down, greater than 0"),
+    Var("SLT_LISTEN_KEY_KEEPALIVE", "listen_key_keepalive", _number(1, 3600),
+        "seconds between listen-key keepalives, from 1 to 3600"),
+    Var("SLT_EXCHANGE_TIMEOUT", "exchange_timeout", _number(0, 120, lo_open=True),
+        "seconds to wait for an exchange answer, greater than 0 and at most 120"),
 )
 _BY_ENV = {v.env: v for v in VARIABLES}
 
@@ -201,6 +216,15 @@ class Settings:
     accounts: tuple[AccountSpec, ...] = ()   # empty: one account, "main", on SLT_API_KEY/SECRET
     account_distribution: str = "weighted"
     account_credentials: tuple[tuple[str, Secret], ...] = ()  # SLT_ACCOUNT_<ID>_KEY/_SECRET values
+    entry_equity_fraction: float = 0.05
+    leverage: int = 3
+    stop_loss_atr: float = 1.5
+    take_profit_atr: float = 3.0
+    warmup_bars: int = 300
+    snapshot_seconds: float = 60.0
+    user_poll_seconds: float = 5.0
+    listen_key_keepalive: float = 1800.0
+    exchange_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         # Derived defaults: paths follow the data directory, URLs follow host and ports.

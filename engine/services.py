@@ -45,6 +45,7 @@ class Service:
     port: int | None = None
     port_variable: str = ""  # the setting that chose the port, named in a "port in use" error
     startup_timeout: float = 120.0
+    after: tuple[str, ...] = ()  # started once these services answer their health URLs
 
 
 def check_port_free(service: Service, host: str) -> None:
@@ -87,13 +88,18 @@ class Supervisor:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> None:
+        """Start every service that waits for no other (the rest start in `wait_healthy`)."""
         for service in self.services:
-            service.log_file.parent.mkdir(parents=True, exist_ok=True)
-            with open(service.log_file, "ab") as out:
-                self.processes[service.name] = subprocess.Popen(
-                    service.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env={**os.environ, **service.env}, start_new_session=True, preexec_fn=_parent_death_signal)
-            log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)
+            if not service.after:
+                self._launch(service)
+
+    def _launch(self, service: Service) -> None:
+        service.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(service.log_file, "ab") as out:
+            self.processes[service.name] = subprocess.Popen(
+                service.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **service.env}, start_new_session=True, preexec_fn=_parent_death_signal)
+        log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)
 
     def dead(self) -> Service | None:
         """A service whose process has exited, if any."""
@@ -107,20 +113,28 @@ class Supervisor:
         return ServiceFailed(f"{service.name} {why}; last lines of {service.log_file}:\n{log_tail(service.log_file)}")
 
     def wait_healthy(self, stop: threading.Event) -> bool:
-        """Block until every service answers its health URL; False if `stop` was set first."""
+        """Block until every service answers its health URL, starting each dependent service once
+        what it waits for is healthy; False if `stop` was set first."""
         started = time.monotonic()
-        waiting = [s for s in self.services if s.health_url]
-        while waiting:
+        pending = [s for s in self.services if s.name not in self.processes]
+        waiting = [s for s in self.services if s.health_url and s.name in self.processes]
+        while waiting or pending:
             if stop.is_set():
                 return False
             if (service := self.dead()) is not None:
                 raise self._failure(service, f"exited with code {self.processes[service.name].returncode} while starting")
             waiting = [s for s in waiting if not healthy(s.health_url or "")]
+            ready = {s.name for s in self.services if s.name in self.processes} - {s.name for s in waiting}
+            for service in [s for s in pending if set(s.after) <= ready]:
+                pending.remove(service)
+                self._launch(service)
+                if service.health_url:
+                    waiting.append(service)
             for service in waiting:
                 if time.monotonic() - started > service.startup_timeout:
                     raise self._failure(service, f"did not answer {service.health_url} "
                                                  f"within {service.startup_timeout:.0f} s")
-            if waiting:
+            if waiting or pending:
                 stop.wait(0.25)
         return True
 

@@ -1,7 +1,8 @@
 """`slt up` (what `make run` starts): the local services, the store, and a clean stop on Ctrl-C.
 
-The services are a list of declarations (`services(settings)`); later issues append the exchange
-simulator, the engine and a Prefect worker to it. All state lives under the data directory:
+The services are a list of declarations (`services(settings)`): Prefect, MLflow, the exchange
+simulator (with `SLT_EXCHANGE=sim`) and the trading engine (`python -m engine`), which starts once
+the simulator answers its health check. All state lives under the data directory:
 data/prefect (Prefect's SQLite database), data/mlflow (MLflow's SQLite backend and artifacts),
 data/lake (the store), data/logs (one log file per service). Nothing is sent to the internet:
 Prefect's and MLflow's analytics and telemetry are switched off.
@@ -51,7 +52,22 @@ def services(settings: Settings) -> list[Service]:
             health_url=f"http://{host}:{settings.mlflow_port}/health",
             url=f"http://{host}:{settings.mlflow_port}", port=settings.mlflow_port,
             port_variable="SLT_MLFLOW_PORT", log_file=logs / "mlflow.log"),
+        *trading_services(settings),
     ]
+
+
+def trading_services(settings: Settings) -> list[Service]:
+    """The exchange simulator (when trading on it) and the engine, which starts once it answers."""
+    logs, host = settings.data_dir / "logs", settings.host
+    found: list[Service] = []
+    if settings.exchange == "sim":
+        found.append(Service(
+            name="sim", argv=(sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port)),
+            health_url=f"http://{host}:{settings.sim_port}/fapi/v1/ping", url=f"http://{host}:{settings.sim_port}",
+            port=settings.sim_port, port_variable="SLT_SIM_PORT", log_file=logs / "sim.log"))
+    found.append(Service(name="engine", argv=(sys.executable, "-m", "engine"), log_file=logs / "engine.log",
+                         after=("sim",) if settings.exchange == "sim" else ()))
+    return found
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,8 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def banner(settings: Settings, started: list[Service], seconds: float) -> str:
     lines = [f"SelfLearningTrader is up ({seconds:.1f} s). Ctrl-C stops everything."]
-    titles = {"prefect": "Prefect UI", "mlflow": "MLflow UI"}
+    titles = {"prefect": "Prefect UI", "mlflow": "MLflow UI", "sim": "Exchange sim"}
     lines += [f"  {titles.get(s.name, s.name):12} {s.url}" for s in started if s.url]
+    if any(s.name == "engine" for s in started):
+        lines.append(f"  {'Engine':12} trading {', '.join(settings.symbols)} on {settings.exchange} "
+                     f"(log {settings.data_dir / 'logs' / 'engine.log'}); PnL: slt pnl")
     lines += [f"  {'Store':12} {settings.store_catalog}  (Parquet files: {settings.store_data_path})",
               f"  {'Query':12} slt sql \"SELECT * FROM trades ORDER BY opened_at DESC LIMIT 10\"",
               f"  {'':12} slt sql     (opens the DuckDB prompt over the lake, read-only)",

@@ -1,5 +1,5 @@
-"""`slt up` starts real Prefect and MLflow servers on free loopback ports, initialises the store,
-and on SIGINT stops every process it started."""
+"""`slt up` starts real Prefect and MLflow servers, the simulator and the engine on free loopback ports,
+initialises the store, and on SIGINT stops every process it started."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from tests.conftest import REPO
 def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
            "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
-           "SLT_MLFLOW_PORT": str(settings.mlflow_port)}
+           "SLT_MLFLOW_PORT": str(settings.mlflow_port), "SLT_SIM_PORT": str(settings.sim_port),
+           "SLT_MARKET_DATA_DIR": str(settings.market_data_dir)}
     errors = tmp_path / "up.stderr"
     with open(errors, "w") as stderr:
         up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -45,8 +46,13 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
         assert ready.wait(150), f"slt up printed no banner: {lines}"
         assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
         assert healthy(f"http://127.0.0.1:{settings.mlflow_port}/health")
+        engine_log = settings.data_dir / "logs" / "engine.log"
+        deadline = time.monotonic() + 60
+        while "engine ready" not in (engine_log.read_text() if engine_log.exists() else ""):
+            assert time.monotonic() < deadline and up.poll() is None, engine_log.read_text()[-3000:]
+            time.sleep(0.2)
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 2
+        assert len(children) >= 4  # prefect, mlflow, the simulator and the engine
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
@@ -57,6 +63,7 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert up.returncode == 0, errors.read_text()
     assert f"Prefect UI   http://127.0.0.1:{settings.prefect_port}" in out
     assert f"MLflow UI    http://127.0.0.1:{settings.mlflow_port}" in out and "slt sql" in out
+    assert f"Exchange sim http://127.0.0.1:{settings.sim_port}" in out and "PnL: slt pnl" in out
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
     data = settings.data_dir
@@ -106,3 +113,36 @@ def test_stop_kills_descendants_that_ignore_sigterm(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
     _, alive = psutil.wait_procs(tree, timeout=5)
     assert not alive
+
+
+def test_a_service_starts_once_what_it_waits_for_is_healthy(tmp_path: Path) -> None:
+    """The engine waits for the simulator: started only after the other answers its health URL."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = (sys.executable, "-c", "import http.server, time; time.sleep(1.0); "
+              f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()")
+    first = Service("first", server, tmp_path / "first.log", health_url=f"http://127.0.0.1:{port}/")
+    second = Service("second", (sys.executable, "-c", "import time; print('second up', flush=True); time.sleep(60)"),
+                     tmp_path / "second.log", after=("first",))
+    supervisor = Supervisor([first, second])
+    supervisor.start()
+    try:
+        assert set(supervisor.processes) == {"first"}
+        assert supervisor.wait_healthy(threading.Event())
+        assert set(supervisor.processes) == {"first", "second"} and healthy(first.health_url or "")
+    finally:
+        supervisor.stop()
+
+
+def test_slt_up_runs_the_simulator_and_then_the_engine(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from engine.up_cli import services
+    declared = {s.name: s for s in services(settings)}
+    assert list(declared) == ["prefect", "mlflow", "sim", "engine"]
+    assert declared["sim"].argv == (sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port))
+    assert declared["sim"].health_url == f"http://127.0.0.1:{settings.sim_port}/fapi/v1/ping"
+    assert declared["engine"].argv == (sys.executable, "-m", "engine") and declared["engine"].after == ("sim",)
+    live = {s.name: s for s in services(replace(settings, exchange="binance"))}
+    assert "sim" not in live and live["engine"].after == ()

@@ -60,3 +60,27 @@ class ManualClock:
         self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+
+class ExchangeClock:
+    """Trading time = the latest event time seen from the exchange (candles, marks, order events).
+
+    `now_ms()` never goes backwards and never runs ahead of what the exchange has said, so the
+    engine is on the simulator's replay time or on Binance's time alike, at any replay speed.
+    `monotonic()` and `sleep()` are real time: they pace connections and retries, not trading."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now_ms = start_ms
+
+    def observe(self, event_time_ms: int) -> None:
+        if event_time_ms > self._now_ms:
+            self._now_ms = event_time_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))

@@ -262,4 +262,49 @@ class HealthEvent(msgspec.Struct, frozen=True):
         return self.event_id
 
 
-Record = Candle | Order | Fill | TradeEntry | TradeExit | Position | EquitySnapshot | HealthEvent
+class FundingPayment(msgspec.Struct, frozen=True):
+    """One funding settlement on a position (`GET /fapi/v1/income`, type FUNDING_FEE): `amount` > 0
+    was received, < 0 paid. `income_id` is the exchange's `tranId`, so a payment seen twice (stream
+    notice, then poll) is stored once."""
+
+    account: str
+    symbol: str
+    income_id: str
+    amount: Decimal
+    asset: str = "USDT"
+    event_time: int = 0
+    received_time: int = 0
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.account}:{self.symbol}:funding:{self.income_id}"
+
+
+class SignalRecord(msgspec.Struct, frozen=True):
+    """A signal a policy produced on a closed candle and what the engine made of it: admitted or
+    not and why. The ATR it carries sets the protective stops, so a restarted engine can place them
+    for a trade the signal opened; the learner reads signals with their outcomes."""
+
+    signal_id: str
+    policy: str
+    symbol: str
+    interval: str
+    side: Side
+    confidence: float
+    win_probability: float
+    price: float
+    atr: float
+    admitted: bool
+    phase: str = ""
+    reason: str = ""
+    candle_open_time: int = 0
+    event_time: int = 0
+    received_time: int = 0
+
+    @property
+    def record_id(self) -> str:
+        return self.signal_id
+
+
+Record = (Candle | Order | Fill | TradeEntry | TradeExit | Position | EquitySnapshot | HealthEvent | FundingPayment
+          | SignalRecord)

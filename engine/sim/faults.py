@@ -7,7 +7,8 @@ requests/frames, then stop), an optional `probability` with a `seed` (each rule 
 
 REST kinds: http_error (`status`, default 503; `body` html, or json for Binance's -1001), rate_limit (429 + Retry-After; `ban` -> 418),
 timeout_after_accept (the request is processed - an order is accepted and matched - then the answer
-is held `delay` seconds or the connection is `cut`), latency (`delay` seconds before handling),
+is held `delay` seconds or the connection is `cut`), malformed_response (the request is processed, then
+the answer's JSON body is cut in half: unreadable), latency (`delay` seconds before handling),
 clock_skew (`offset_ms` added to the auth clock and /fapi/v1/time).
 Websocket kinds: ws_drop (close matching connections now, or `every` N seconds up to `times`
 times; `mode` abort or close), ws_withhold_pongs (client pings go unanswered), ws_stall (frames
@@ -29,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-REST_KINDS = ("http_error", "rate_limit", "timeout_after_accept", "latency", "clock_skew")
+REST_KINDS = ("http_error", "rate_limit", "timeout_after_accept", "malformed_response", "latency", "clock_skew")
 WS_KINDS = ("ws_drop", "ws_withhold_pongs", "ws_stall", "ws_malformed")
 KINDS = REST_KINDS + WS_KINDS + ("restart",)
 VARIANTS = ("bad_json", "nan_price", "negative_price", "high_below_low", "backwards_time", "unknown_stream")
@@ -37,6 +38,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "http_error": {"status": 503, "body": "html"},
     "rate_limit": {"retry_after": 5, "ban": False},
     "timeout_after_accept": {"mode": "delay", "delay": 30.0},
+    "malformed_response": {},
     "latency": {"delay": 0.5},
     "clock_skew": {"offset_ms": 5000},
     "ws_drop": {"mode": "abort", "every": None, "times": None},

@@ -124,9 +124,22 @@ SELECT * EXCLUDE (rn) FROM (
     FROM regimes) WHERE rn = 1;
 """
 
+FUNDING_AND_SIGNALS = f"""
+CREATE TABLE funding_payments (
+    record_id VARCHAR NOT NULL, account VARCHAR NOT NULL, symbol VARCHAR NOT NULL, income_id VARCHAR NOT NULL,
+    amount {MONEY} NOT NULL, asset VARCHAR NOT NULL, {TIMES});
+
+CREATE TABLE signals (
+    record_id VARCHAR NOT NULL, signal_id VARCHAR NOT NULL, policy VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL, side VARCHAR NOT NULL, confidence DOUBLE NOT NULL, win_probability DOUBLE NOT NULL,
+    price DOUBLE NOT NULL, atr DOUBLE NOT NULL, admitted BOOLEAN NOT NULL, phase VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL, candle_open_time BIGINT NOT NULL, {TIMES});
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
     Migration(2, "market regimes with their inputs", REGIMES),
+    Migration(3, "funding payments and signals", FUNDING_AND_SIGNALS),
 )
 
 _BOOTSTRAP = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, " \

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
 
-from engine.core.types import Candle, EquitySnapshot, Fill, HealthEvent, Order, Position, TradeEntry, TradeExit
+from engine.core.types import (Candle, EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, SignalRecord,
+                               TradeEntry, TradeExit)
 from engine.store.lake import ALIAS, Lake
 from engine.store.schema import BY_TYPE, from_rows
 
@@ -106,6 +107,32 @@ def equity(lake: Lake, account: str | None = None, since: int | None = None) -> 
 
 def health_events(lake: Lake, component: str | None = None, since: int | None = None) -> list[HealthEvent]:
     return read(lake, HealthEvent, **{"component = ?": component, "event_time >= ?": since})
+
+
+def funding(lake: Lake, account: str | None = None, symbol: str | None = None,
+            since: int | None = None) -> list[FundingPayment]:
+    return read(lake, FundingPayment, **{"account = ?": account, "symbol = ?": symbol, "event_time >= ?": since})
+
+
+def signals(lake: Lake, signal_ids: Sequence[str]) -> list[SignalRecord]:
+    """The stored signals among `signal_ids`."""
+    if not signal_ids:
+        return []
+    marks = ", ".join("?" for _ in signal_ids)
+    return from_rows(BY_TYPE[SignalRecord], query(
+        lake, f"SELECT * FROM {ALIAS}.signals WHERE signal_id IN ({marks}) ORDER BY event_time", list(signal_ids)))
+
+
+def closed_trade_count(lake: Lake, account: str | None = None) -> int:
+    where, params = _where({"account = ?": account})
+    return int(query(lake, f"SELECT count(*) AS n FROM {ALIAS}.trade_exits{where}", params)[0]["n"])
+
+
+def last_candle_times(lake: Lake, interval: str) -> dict[str, int]:
+    """Open time of the newest stored candle per symbol (where a restarted feed resumes)."""
+    rows = query(lake, f"SELECT symbol, max(open_time) AS t FROM {ALIAS}.candles WHERE interval = ? GROUP BY symbol",
+                 [interval])
+    return {r["symbol"]: int(r["t"]) for r in rows}
 
 
 def count(lake: Lake, record_type: type) -> int:

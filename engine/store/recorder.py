@@ -3,6 +3,7 @@ ever lost, including across `kill -9`.
 
     recorder = TradeRecorder(settings).start()     # replays what the store is missing
     await recorder.record_entry(entry)             # returns once durable in the local journal
+    recorder.record_now(order)                     # the same, synchronously (gates sending an order)
     recorder.record(order, fill).result(timeout=1) # the same from a thread; any record types
     async with recorder.transaction():             # one journal frame: all or nothing
         recorder.record_entry(entry_a)             # (un-awaited, the original's style)
@@ -150,6 +151,15 @@ class TradeRecorder:
             ack.set_result(self.journal.durable_seq)
             return ack
         return self.journal.append(encode(records), len(records))
+
+    def record_now(self, *records: Record) -> int:
+        """Record synchronously: returns once the records are on disk (one fdatasync in the calling
+        thread, no hand-over to the journal's writer). For what gates an action, e.g. an order that
+        must be durable before it is sent; everything else should use `record`. Not part of an open
+        transaction."""
+        if not records:
+            return self.journal.durable_seq
+        return self.journal.write_now(encode(records), len(records))
 
     def record_entry(self, entry: TradeEntry) -> Ack:
         _expect(entry, TradeEntry)

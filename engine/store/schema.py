@@ -26,8 +26,8 @@ import msgspec
 import pyarrow as pa
 
 from engine.core.errors import DataError
-from engine.core.types import (Candle, EquitySnapshot, Fill, HealthEvent, Order, Position, Record, TradeEntry,
-                               TradeExit)
+from engine.core.types import (Candle, EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, Record,
+                               SignalRecord, TradeEntry, TradeExit)
 from engine.risk.regime import RegimeReading
 
 SCALE = 12
@@ -89,6 +89,8 @@ TABLES: tuple[TableSpec, ...] = (
     _spec("equity", "equity_snapshots", EquitySnapshot),
     _spec("health", "health_events", HealthEvent),
     _spec("regime", "regimes", RegimeReading),
+    _spec("funding", "funding_payments", FundingPayment),
+    _spec("signal", "signals", SignalRecord, ("price", "atr")),
 )
 BY_TYPE: dict[type, TableSpec] = {s.record_type: s for s in TABLES}
 BY_TAG: dict[str, TableSpec] = {s.tag: s for s in TABLES}

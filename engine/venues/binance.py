@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt_async
 
 from engine.core.clock import Clock, SystemClock
-from engine.core.errors import ExchangeError, UnknownSymbol
+from engine.core.errors import ExchangeError, MalformedResponse, OrderStateUnknown, RateLimited, UnknownSymbol
 from engine.core.instrument import Instrument
 from engine.core.market import MarkPrice
 from engine.core.secret import Secret
-from engine.core.types import Candle, EquitySnapshot, Fill, Order, OrderType, Position
+from engine.core.types import Candle, EquitySnapshot, Fill, FundingPayment, Order, OrderType, Position
 from engine.core.intervals import INTERVAL_MS
 from engine.venues import parse
 from engine.venues.binance_urls import point_binanceusdm_at
@@ -32,6 +32,16 @@ T = TypeVar("T")
 LIVE_REST = "https://fapi.binance.com"
 TESTNET_REST = "https://testnet.binancefuture.com"
 _CONDITIONAL = {OrderType.STOP_MARKET: "stopLossPrice", OrderType.TAKE_PROFIT_MARKET: "takeProfitPrice"}
+
+
+def _info(data: Any, operation: str) -> Any:
+    """The exchange's own payload inside a ccxt answer; an unreadable answer (ccxt hands back the raw
+    text when the body is not JSON) is `MalformedResponse` naming the operation."""
+    info = data.get("info") if isinstance(data, dict) else None
+    if not isinstance(info, dict):
+        shown = repr(info if info is not None else data)[:120]
+        raise MalformedResponse(f"{operation}: the exchange's answer is not a JSON object: {shown}")
+    return info
 
 
 def received_now() -> int:
@@ -55,6 +65,7 @@ class BinanceVenue:
         elif rest_url.rstrip("/") != LIVE_REST:
             point_binanceusdm_at(self._ex, rest_url, ws_url)
         self._symbols: dict[str, str] = {}  # BTCUSDT -> BTC/USDT:USDT
+        self._blocked_until = 0.0  # monotonic time before which no request goes out (429/418 Retry-After)
 
     def __repr__(self) -> str:
         return f"BinanceVenue(account={self.account!r})"
@@ -115,6 +126,32 @@ class BinanceVenue:
         got = received_now()
         return [parse.fill(row["info"], self.account, got) for row in rows]
 
+    async def fetch_funding(self, since_ms: int | None = None, until_ms: int | None = None,
+                            symbol: str | None = None, limit: int = 1000) -> list[FundingPayment]:
+        """Funding settlements (`GET /fapi/v1/income`, FUNDING_FEE), oldest first, paging forward
+        from `since_ms` when a page is full."""
+        found: list[FundingPayment] = []
+        start = since_ms
+        while True:
+            params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "limit": limit}
+            if start is not None:
+                params["startTime"] = start
+            if until_ms is not None:
+                params["endTime"] = until_ms
+            if symbol is not None:
+                self._ccxt_symbol(symbol)  # an unknown symbol is our error, not a silent empty answer
+                params["symbol"] = symbol
+            rows = await self._call("income FUNDING_FEE", lambda: self._ex.fapiPrivateGetIncome(params))
+            if not isinstance(rows, list):
+                raise MalformedResponse(f"income: expected a list, got {type(rows).__name__}")
+            got = received_now()
+            page = [parse.funding(row, self.account, got) for row in rows]
+            found += page
+            latest = max((p.event_time for p in page), default=None)
+            if len(rows) < limit or start is None or latest is None or latest <= start:
+                return found
+            start = latest  # the boundary row comes again: callers dedupe by income id
+
     # ---- orders ------------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
         """Submit `order` under its client id. Raises `OrderStateUnknown` when the answer is lost:
@@ -130,20 +167,30 @@ class BinanceVenue:
                 raise ValueError(f"{order.type} order {order.client_order_id} needs a stop price")
             params[_CONDITIONAL[order.type]] = str(order.stop_price)
         price = str(order.price) if order.price is not None else None
+        operation = f"create_order {order.symbol} {order.client_order_id}"
         data = await self._call(
-            f"create_order {order.symbol} {order.client_order_id}",
+            operation,
             lambda: self._ex.create_order(self._ccxt_symbol(order.symbol), kind, order.side.value.lower(),
                                           str(order.quantity), price, params),
             submits_order=True)
-        return parse.order(data["info"], self.account, received_now(), order.signal_id)
+        try:
+            return parse.order(_info(data, operation), self.account, received_now(), order.signal_id)
+        except MalformedResponse as exc:  # the exchange answered, unreadably: the order may well exist
+            raise OrderStateUnknown(f"{exc}; the order may exist: ask by client id") from None
 
     async def fetch_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> Order:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
         if conditional:
             params["trigger"] = True
-        data = await self._call(f"fetch_order {symbol} {client_order_id}",
-                                lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
-        return parse.order(data["info"], self.account, received_now())
+        operation = f"fetch_order {symbol} {client_order_id}"
+        data = await self._call(operation, lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
+        return parse.order(_info(data, operation), self.account, received_now())
+
+    async def fetch_order_by_id(self, symbol: str, exchange_order_id: str) -> Order:
+        """A plain order by the exchange's id (a fill polled over REST names only that)."""
+        operation = f"fetch_order {symbol} #{exchange_order_id}"
+        data = await self._call(operation, lambda: self._ex.fetch_order(exchange_order_id, self._ccxt_symbol(symbol)))
+        return parse.order(_info(data, operation), self.account, received_now())
 
     async def cancel_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> None:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
@@ -184,6 +231,7 @@ class BinanceVenue:
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]], *, submits_order: bool = False) -> T:
         async def once() -> T:
+            await self._rate_gate()
             try:
                 # ccxt rewrites the current decimal context (rounding, traps): keep that inside the call
                 with decimal.localcontext():
@@ -191,9 +239,19 @@ class BinanceVenue:
             except ExchangeError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every vendor error is translated here
-                raise translate(exc, operation=operation, submits_order=submits_order,
-                                headers=getattr(self._ex, "last_response_headers", None)) from exc
+                error = translate(exc, operation=operation, submits_order=submits_order,
+                                  headers=getattr(self._ex, "last_response_headers", None))
+                if isinstance(error, RateLimited):
+                    # every call of this account waits, not only this one: going on while refused gets a ban
+                    pause = error.retry_after if error.retry_after is not None else self.policy.base
+                    self._blocked_until = max(self._blocked_until, time.monotonic() + pause)
+                raise error from exc
         return await with_retries(operation, once, policy=self.policy, clock=self.clock, resync=self._resync)
+
+    async def _rate_gate(self) -> None:
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            await self.clock.sleep(wait)
 
     async def _resync(self) -> None:
         await self._ex.load_time_difference()

@@ -17,6 +17,7 @@ from engine.core.types import (
     ZERO,
     EquitySnapshot,
     Fill,
+    FundingPayment,
     MarginMode,
     Order,
     OrderStatus,
@@ -153,6 +154,25 @@ def fill(payload: Json, account: str, received_time: int, client_order_id: str =
         fee_asset=str(payload.get("commissionAsset", "USDT")),
         realized_pnl=dec(payload, "realizedPnl", what, ZERO),
         maker=bool(payload.get("maker", False)),
+        event_time=integer(payload, "time", what),
+        received_time=received_time,
+    )
+
+
+def funding(payload: Json, account: str, received_time: int) -> FundingPayment:
+    """A FUNDING_FEE row of `GET /fapi/v1/income`: `{"symbol":"BTCUSDT","incomeType":"FUNDING_FEE",
+    "income":"-0.01783179","asset":"USDT","info":"FUNDING_FEE","time":1795536000000,"tranId":42,
+    "tradeId":""}` (negative: paid)."""
+    what = f"income {payload.get('tranId', '?')}"
+    kind = text(payload, "incomeType", what)
+    if kind != "FUNDING_FEE":
+        raise MalformedResponse(f"{what}: incomeType {kind!r} is not FUNDING_FEE")
+    return FundingPayment(
+        account=account,
+        symbol=text(payload, "symbol", what),
+        income_id=str(integer(payload, "tranId", what)),
+        amount=dec(payload, "income", what),
+        asset=str(payload.get("asset") or "USDT"),
         event_time=integer(payload, "time", what),
         received_time=received_time,
     )

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from engine.config import Settings
-from engine.core.types import (Candle, EquitySnapshot, ExitReason, Fill, HealthEvent, Order, OrderStatus, OrderType,
+from engine.core.types import (Candle, EquitySnapshot, ExitReason, Fill, FundingPayment, HealthEvent, Order, OrderStatus,
+                               OrderType, SignalRecord,
                                Position, Side, TradeEntry, TradeExit)
 from engine.risk.regime import Regime, RegimeReading
 from engine.store import Lake, connect, init_store
@@ -57,4 +58,8 @@ def one_of_each(n: int = 0) -> list:
         HealthEvent(f"h{n}", "store", "ok", "flushed", detail='{"pending": 0}', event_time=T0 + n, received_time=T0 + n),
         RegimeReading("BTCUSDT", "1h", Regime.CRASH, -18.5, 6.25, 100.0, 81.5, T0 + n - 86_400_000, T0 + n, 24,
                       event_time=T0 + n, received_time=T0 + n + 1),
+        FundingPayment("main", "BTCUSDT", str(900 + n), Decimal("-0.01783179"), event_time=T0 + n,
+                       received_time=T0 + n + 1),
+        SignalRecord(f"bootstrap:BTCUSDT:1m:{T0 + n}", "bootstrap", "BTCUSDT", "1m", Side.BUY, 0.55, 0.52, 59439.3,
+                     42.5, True, "bootstrap", "admitted", T0 + n, event_time=T0 + n, received_time=T0 + n + 1),
     ]

@@ -137,3 +137,19 @@ def test_a_failed_write_fails_its_acks_and_the_journal_carries_on(tmp_path: Path
     again = opened(tmp_path)
     assert [p for _, p in payloads(again)] == [b"before", b"after"]
     again.release()
+
+
+def test_write_now_is_durable_on_return_and_numbered_in_file_order(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    try:
+        queued = [journal.append(f"queued-{i}".encode(), 1) for i in range(50)]
+        seq = journal.write_now(b"order", 1)
+        assert journal.durable_seq >= seq
+        assert {a.result(5) for a in queued} | {seq} == set(range(1, 52))  # every number once
+    finally:
+        journal.close()
+    [(first, path)] = frames.segments(tmp_path / "j")
+    valid, end = frames.scan(path.read_bytes(), first)
+    assert [f.seq for f in valid] == list(range(1, 52)) and end == path.stat().st_size
+    assert b"order" in {f.payload for f in valid}

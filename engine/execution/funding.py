@@ -1,0 +1,55 @@
+"""What we know about funding settlements (pure): the payments seen, the settlement times the
+exchange announced, and up to when the income history was read, so that a closed trade asks the
+exchange for its funding only when a settlement may have happened while it was open.
+
+The mark price carries the next settlement time (`T` of markPrice, `nextFundingTime` of
+premiumIndex). From the first one seen for a symbol, every later settlement time is known; a
+trade that opened before that is always asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from engine.core.types import ZERO, FundingPayment
+
+
+@dataclass
+class FundingLedger:
+    payments: dict[str, FundingPayment] = field(default_factory=dict)   # by record id
+    times: dict[str, set[int]] = field(default_factory=dict)             # announced settlement times
+    known_since: dict[str, int] = field(default_factory=dict)            # from when the schedule is known
+    checked: dict[str, int] = field(default_factory=dict)                # income read up to this time
+
+    def announce(self, symbol: str, settles_at: int, seen_at: int) -> None:
+        times = self.times.setdefault(symbol, set())
+        if settles_at not in times:
+            times.add(settles_at)
+            self.known_since.setdefault(symbol, seen_at)
+
+    def add(self, payments: Iterable[FundingPayment]) -> list[FundingPayment]:
+        """Keep new payments; the ones not seen before."""
+        new = [p for p in payments if p.record_id not in self.payments]
+        for payment in new:
+            self.payments[payment.record_id] = payment
+        return new
+
+    def read_to(self, symbols: Iterable[str], at_ms: int) -> None:
+        """The income history of `symbols` was read up to `at_ms`. Enough for what comes next even when
+        the read started later than the last one ended: one symbol's trades never overlap, so a later
+        trade's window lies after this read."""
+        for symbol in symbols:
+            self.checked[symbol] = max(self.checked.get(symbol, 0), at_ms)
+
+    def must_ask(self, symbol: str, start: int, end: int) -> bool:
+        """Could a settlement between `start` and `end` be missing from the payments we hold?"""
+        since = self.known_since.get(symbol)
+        if since is None or start < since:
+            return True  # the schedule before we listened is not known
+        checked = self.checked.get(symbol, 0)
+        return any(start <= t <= end and t > checked for t in self.times.get(symbol, ()))
+
+    def total(self, symbol: str, start: int, end: int, account: str | None = None) -> Decimal:
+        return sum((p.amount for p in self.payments.values() if p.symbol == symbol and start <= p.event_time <= end
+                    and (account is None or p.account == account)), ZERO)

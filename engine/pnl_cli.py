@@ -1,0 +1,47 @@
+"""`slt pnl`: the PnL report per symbol and account (realised, fees, funding, net, unrealised, trades,
+win rate; see `engine.execution.report`). It reads the store read-only, so it works while the engine
+runs; what the engine recorded in the last moments may still be in its journal (about a second).
+
+    slt pnl                  # every account
+    slt pnl --account main   # one account
+    slt pnl --json           # machine-readable
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine.config import Settings
+from engine.core.errors import StoreUnavailable
+from engine.core.types import TradeExit
+from engine.execution.report import pnl_report, render
+from engine.store import connect, reader
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", help="only this account")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        lake = connect(settings, read_only=True)
+    except StoreUnavailable as exc:
+        print(f"slt pnl: {exc}", file=sys.stderr)
+        return 1
+    try:
+        fills = reader.fills(lake, args.account)
+        funding = reader.funding(lake, args.account)
+        positions = reader.positions(lake, args.account)
+        exits = reader.read(lake, TradeExit, **{"account = ?": args.account})
+    finally:
+        lake.close()
+    report = pnl_report(fills, funding, positions, exits)
+    if args.json:
+        for line in report.lines:
+            print(json.dumps(line.as_dict()))
+    else:
+        print(render(report))
+    return 0

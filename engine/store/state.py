@@ -1,0 +1,24 @@
+"""What the trading engine reads from the store when it starts, for reconciliation with the
+exchange (`engine.execution.startup`): one account's orders, fills, funding, trades and the signals
+its orders came from."""
+
+from __future__ import annotations
+
+from engine.core.types import Fill, FundingPayment, Order, SignalRecord, TradeEntry, TradeExit
+from engine.execution.reconcile import StoreView
+from engine.execution.startup import StoredState
+from engine.store import reader
+from engine.store.lake import Lake
+
+
+def load_trading_state(lake: Lake, account: str) -> StoredState:
+    orders: list[Order] = reader.orders(lake, account)
+    fills: list[Fill] = reader.fills(lake, account)
+    funding: list[FundingPayment] = reader.funding(lake, account)
+    entries = reader.read(lake, TradeEntry, **{"account = ?": account})
+    exits = reader.read(lake, TradeExit, **{"account = ?": account})
+    signal_ids = sorted({o.signal_id for o in orders if o.signal_id})
+    signals: list[SignalRecord] = reader.signals(lake, signal_ids)
+    view = StoreView(tuple(orders), frozenset(f.record_id for f in fills), frozenset(p.record_id for p in funding),
+                     frozenset(e.trade_id for e in entries), frozenset(x.trade_id for x in exits))
+    return StoredState(view, tuple(fills), tuple(funding), tuple(signals), len(exits))
