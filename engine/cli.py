@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("engine.up_cli", "start the local services (Prefect, MLflow) and the store; Ctrl-C stops all"),
     "sql": ("engine.store.sql_cli", "query the store (read-only); without a query, open the DuckDB prompt"),
     "accounts": ("engine.accounts_cli", "performance per account and group, and merged positions"),
+    "risk": ("engine.risk_cli", "regimes, risk parameters and the kill switch (--trip/--reset)"),
     "feed": ("engine.feeds.cli", "run the market data feed alone, writing closed candles to the store"),
     "pnl": ("engine.pnl_cli", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
 }

@@ -1,0 +1,100 @@
+"""`slt risk`: the risk report from the store, and the kill switch's manual controls.
+
+The report shows the latest regime per symbol with the inputs it was decided on, the risk
+parameters in force, the table, and the kill switch, rebuilt from today's equity snapshots and
+the operator's commands (engine.risk.history) exactly as the engine holds it. "Now" is the
+latest exchange time in the store (the simulator replays history, so the wall clock would name
+the wrong day). `--trip REASON` and `--reset` record an operator command that the running engine
+picks up at its next regime check (and every restart replays).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from decimal import Decimal
+
+from engine.config import Settings
+from engine.core.clock import ManualClock
+from engine.core.errors import StoreUnavailable
+from engine.core.types import EquitySnapshot, HealthEvent
+from engine.risk import RiskManager
+from engine.risk.history import COMPONENT, Command, book_equity, command_event, replay
+from engine.risk.kill_switch import DAY_MS
+from engine.risk.parameters import RISK_TABLE
+from engine.risk.regime import RegimeReading
+from engine.store import reader
+from engine.store.lake import Lake, connect
+from engine.store.sql_cli import format_table
+from engine.store.writer import write_records
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--trip", metavar="REASON", help="halt new entries until --reset (exits stay allowed)")
+    group.add_argument("--reset", action="store_true", help="re-arm the kill switch")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        lake = connect(settings, read_only=not (args.trip or args.reset))
+    except StoreUnavailable as exc:
+        print(f"slt risk: {exc}", file=sys.stderr)
+        return 1
+    try:
+        now = exchange_now(lake)
+        if args.trip or args.reset:
+            command = Command.TRIP if args.trip else Command.RESET
+            write_records(lake, [command_event(command, now, args.trip or "manual reset", time.time_ns() // 10**6)])
+        manager = risk_from_store(lake, settings, now)
+    finally:
+        lake.close()
+    report = manager.report()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    print_report(report)
+    return 0
+
+
+def exchange_now(lake: Lake) -> int:
+    row = lake.con.execute("SELECT greatest((SELECT max(event_time) FROM equity_snapshots), "
+                           "(SELECT max(event_time) FROM candles), (SELECT max(window_end) FROM regimes))").fetchone()
+    return int(row[0]) if row and row[0] is not None else time.time_ns() // 10**6
+
+
+def risk_from_store(lake: Lake, settings: Settings, now: int) -> RiskManager:
+    """A RiskManager holding the stored regimes and the kill switch replayed up to `now`."""
+    since = (now // DAY_MS - 1) * DAY_MS  # yesterday's last equity opens today
+    snapshots = reader.read(lake, EquitySnapshot, **{"event_time >= ?": since, "event_time <= ?": now})
+    commands = reader.read(lake, HealthEvent, **{"component = ?": COMPONENT, "event_time <= ?": now})
+    switch = replay(Decimal(str(settings.max_daily_drawdown)), book_equity(snapshots), commands)
+    manager = RiskManager({}, clock=ManualClock(now), kill_switch=switch)
+    for reading in reader.read(lake, RegimeReading, source="regime_latest"):
+        manager.update_regime(reading)
+    return manager
+
+
+def print_report(report: object) -> None:
+    data = report.as_dict()  # type: ignore[attr-defined]
+    print("Regimes (latest per symbol, with their inputs)")
+    print(format_table(["symbol", "regime", "change_pct", "volatility_pct", "window_end", "age_s"],
+                       [(s, r["regime"], r["change_pct"], r["volatility_pct"], r["window_end"],
+                         round(data["regime_age_s"][s], 1)) for s, r in data["regimes"].items()]))
+    print(f"\nBook regime (strictest): {data['book_regime']}")
+    print("\nRisk table")
+    print(format_table(["regime", "risk_multiplier", "max_leverage", "position_ratio", "max_concurrent_orders"],
+                       [(str(p.regime), p.risk_multiplier, p.max_leverage, p.position_ratio,
+                         p.max_concurrent_orders) for p in RISK_TABLE.values()]))
+    ks = data["kill_switch"]
+    state = "ENTRIES ALLOWED" if ks["entries_allowed"] else "TRIPPED: new entries blocked, exits allowed"
+    print(f"\nKill switch: {state}")
+    print(f"  limit {Decimal(ks['limit']):.2%} daily drawdown; day {ks['day'] or '-'}; "
+          f"peak {ks['day_peak']}; equity {ks['equity']}; drawdown {Decimal(ks['drawdown']):.2%}")
+    if ks["trip"]:
+        print(f"  tripped at {ks['trip']['at_ms']}: {ks['trip']['reason']}")
+        if ks["rearms_at_ms"]:
+            print(f"  re-arms at {ks['rearms_at_ms']} (next UTC midnight) or on `slt risk --reset`")
