@@ -231,6 +231,13 @@ class OrderManager:
                 log.info("order %s never reached the exchange: it may be sent again under the same id",
                          order.client_order_id)
                 book.on_order(transition(known, OrderStatus.PENDING, self.clock.now_ms(), wall_ms()))
+            elif known.status.is_open:
+                # We believed it resting, the exchange has no record of it (Binance forgets orders that
+                # ended unfilled long ago; a reset test exchange forgets everything): it is not working.
+                # Without this the plan would ask to cancel it again after every answer, forever.
+                log.warning("order %s (%s on %s) is not on the exchange: it no longer works, marked expired",
+                            order.client_order_id, leg_name(known), known.symbol)
+                self._local(book, transition(known, OrderStatus.EXPIRED, self.clock.now_ms(), wall_ms()))
             return
         self.on_order(_with_signal(found, order))
 

@@ -162,3 +162,21 @@ async def test_exits_and_protective_orders_pass_the_risk_gate(stack: Stack, sim:
     await stack.signal("ETHUSDT", Side.BUY)  # later events do not start it all over
     await stack.settle()
     assert len(seen) == 2 * MAX_GENERATIONS
+
+
+async def test_an_order_the_exchange_has_forgotten_is_expired_not_cancelled_forever(stack: Stack,
+                                                                                    sim: SimHandle) -> None:
+    """A protective order we believe resting for a position that is flat, which the exchange has no
+    record of (Binance forgets orders that ended unfilled long ago; a reset exchange forgets all):
+    one cancel attempt and one lookup, then it is marked expired and the loop goes quiet."""
+    book = stack.book("BTCUSDT")
+    ghost = Order(order_id("ghost-signal", Leg.STOP, "main"), "main", "BTCUSDT", Side.SELL, OrderType.STOP_MARKET,
+                  D("0.010"), stop_price=D("1000"), reduce_only=True, signal_id="ghost-signal",
+                  status=OrderStatus.NEW, exchange_order_id="algo:1")
+    book.orders[ghost.client_order_id] = ghost
+    stack.manager.step("BTCUSDT")
+    await stack.settle()
+    assert book.orders[ghost.client_order_id].status is OrderStatus.EXPIRED
+    assert stack.manager.counts["resolved"] == 1          # asked once, not in a loop
+    stored = await stack.stored(lambda lake: reader.orders(lake, "main"))
+    assert {o.client_order_id: o.status for o in stored}[ghost.client_order_id] is OrderStatus.EXPIRED
