@@ -138,10 +138,22 @@ class Supervisor:
                 stop.wait(0.25)
         return True
 
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every process group, wait up to `grace` s, then SIGKILL what is left."""
+    def stop(self, grace: float = 15.0) -> None:
+        """Stop dependents before what they depend on (the engine before the exchange it talks
+        to, so it can finish its shutdown), each wave: SIGTERM every process group, wait up to
+        `grace` s, then SIGKILL what is left."""
+        by_name = {s.name: s for s in self.services}
+        remaining = [n for n in self.processes]
+        while remaining:
+            wave = [n for n in remaining
+                    if not any(n in by_name[m].after for m in remaining if m in by_name and m != n)]
+            self._stop_wave(wave or remaining, grace)
+            remaining = [n for n in remaining if n not in (wave or remaining)]
+
+    def _stop_wave(self, names: list[str], grace: float) -> None:
+        processes = {n: self.processes[n] for n in names}
         trees: list[psutil.Process] = []
-        for name, process in self.processes.items():
+        for name, process in processes.items():
             if process.poll() is not None:
                 continue
             try:
@@ -151,7 +163,7 @@ class Supervisor:
             _signal_group(process.pid, signal.SIGTERM)
             log.info("stopping %s (pid %d)", name, process.pid)
         deadline = time.monotonic() + grace
-        for process in self.processes.values():
+        for process in processes.values():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -164,7 +176,7 @@ class Supervisor:
             except psutil.Error:
                 pass
         psutil.wait_procs(alive, timeout=5)
-        for process in self.processes.values():  # a group member that ignored SIGTERM
+        for process in processes.values():  # a group member that ignored SIGTERM
             _signal_group(process.pid, signal.SIGKILL)
 
 

@@ -135,13 +135,39 @@ def test_a_service_starts_once_what_it_waits_for_is_healthy(tmp_path: Path) -> N
         supervisor.stop()
 
 
+def test_dependents_stop_before_what_they_depend_on(tmp_path: Path) -> None:
+    """The engine is stopped (and has finished) before the exchange it still talks to at shutdown."""
+    def waiter(name: str) -> tuple[str, ...]:
+        code = ("import signal, sys, time\n"
+                "def bye(*_):\n"
+                f"    open({str(tmp_path / 'order')!r}, 'a').write({name!r} + ' ' + repr(time.monotonic()) + '\\n')\n"
+                "    time.sleep(0.5); sys.exit(0)\n"
+                "signal.signal(signal.SIGTERM, bye); print('up', flush=True); time.sleep(60)")
+        return (sys.executable, "-c", code)
+    exchange = Service("exchange", waiter("exchange"), tmp_path / "exchange.log")
+    engine = Service("engine", waiter("engine"), tmp_path / "engine.log", after=("exchange",))
+    supervisor = Supervisor([exchange, engine])
+    supervisor.start()
+    assert supervisor.wait_healthy(threading.Event())
+    deadline = time.monotonic() + 20
+    while not all("up" in s.log_file.read_text() for s in (exchange, engine) if s.log_file.exists()) or \
+            not engine.log_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    supervisor.stop()
+    lines = (tmp_path / "order").read_text().split()
+    assert lines[0::2] == ["engine", "exchange"]
+    assert float(lines[3]) - float(lines[1]) >= 0.45  # the exchange got SIGTERM only after the engine exited
+
+
 def test_slt_up_runs_the_simulator_and_then_the_engine(settings: Settings) -> None:
     from dataclasses import replace
 
     from engine.up_cli import services
     declared = {s.name: s for s in services(settings)}
     assert list(declared) == ["prefect", "mlflow", "sim", "engine"]
-    assert declared["sim"].argv == (sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port))
+    assert declared["sim"].argv == (sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port),
+                                    "--state", str(settings.data_dir / "sim" / "state.pkl"))
     assert declared["sim"].health_url == f"http://127.0.0.1:{settings.sim_port}/fapi/v1/ping"
     assert declared["engine"].argv == (sys.executable, "-m", "engine") and declared["engine"].after == ("sim",)
     live = {s.name: s for s in services(replace(settings, exchange="binance"))}
