@@ -62,7 +62,8 @@ def trading_services(settings: Settings) -> list[Service]:
     found: list[Service] = []
     if settings.exchange == "sim":
         found.append(Service(
-            name="sim", argv=(sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port)),
+            name="sim", argv=(sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port),
+                              "--state", str(settings.data_dir / "sim" / "state.pkl")),
             health_url=f"http://{host}:{settings.sim_port}/fapi/v1/ping", url=f"http://{host}:{settings.sim_port}",
             port=settings.sim_port, port_variable="SLT_SIM_PORT", log_file=logs / "sim.log"))
     found.append(Service(name="engine", argv=(sys.executable, "-m", "engine"), log_file=logs / "engine.log",

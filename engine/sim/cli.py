@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ws-ping-interval", type=float, default=180.0)
     parser.add_argument("--ws-pong-timeout", type=float, default=600.0)
     parser.add_argument("--ws-max-queue", type=int, default=20_000, help="frames queued per client before it is dropped")
+    parser.add_argument("--state", type=Path, metavar="FILE",
+                        help="remember the exchange (accounts, orders, replay time) in FILE across restarts")
 
 
 def env_accounts(environ: dict[str, str]) -> list[AccountSpec]:
@@ -82,7 +84,7 @@ def options_from(args: argparse.Namespace, settings: Settings, environ: dict[str
         demo_account=not args.no_demo, ticks_per_bar=args.ticks_per_bar, maker_fee=Decimal(args.maker_fee),
         taker_fee=Decimal(args.taker_fee), slippage=Decimal(args.slippage), weight_limit=args.weight_limit,
         listen_key_ttl=args.listen_key_ttl, ws_ping_interval=args.ws_ping_interval,
-        ws_pong_timeout=args.ws_pong_timeout, ws_max_queue=args.ws_max_queue)
+        ws_pong_timeout=args.ws_pong_timeout, ws_max_queue=args.ws_max_queue, state_file=args.state)
     if args.regimes:
         values["regimes"] = args.regimes
     if args.end_after:

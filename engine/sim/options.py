@@ -100,6 +100,8 @@ class SimOptions:
     ws_max_streams: int = 1024
     slow_client_timeout: float = 10.0
     restart_grace: float = 0.2
+    state_file: Path | None = None           # remember the exchange across restarts (engine/sim/persist.py)
+    state_every: float = 10.0                # seconds between state saves (and one at a clean stop)
 
     def __post_init__(self) -> None:
         problems = []

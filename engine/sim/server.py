@@ -16,7 +16,7 @@ from aiohttp import web
 
 from engine.core.secret import Secret
 from engine.logs import register_secret
-from engine.sim import admin, rest_account, rest_market, views, ws
+from engine.sim import admin, persist, rest_account, rest_market, views, ws
 from engine.sim.auth import api_key_of, params_of, verify
 from engine.sim.errors import BinanceError
 from engine.sim.events import Event
@@ -47,6 +47,14 @@ class Simulator:
         tapes, specs, start, end = load_tapes(options)
         self.exchange = Exchange(specs, FeeSchedule(options.maker_fee, options.taker_fee),
                                  SlippageModel(options.slippage))
+        restored = persist.load(options.state_file, options.symbols, options.interval) if options.state_file else None
+        if restored is not None:
+            self.exchange, start = restored
+            if start >= end:
+                raise persist.StateError(f"simulator state {options.state_file} ends at the end of the data; "
+                                         "remove it to replay again")
+            log.info("simulator state restored from %s: %d accounts, replay resumes at %s", options.state_file,
+                     len(self.exchange.accounts), start)
         self.hub = Hub(options.ws_max_queue)
         self.faults = Faults()
         self.hub.before_frame = self.faults.before_frame
@@ -58,7 +66,11 @@ class Simulator:
                              speed=options.speed, paused=options.paused,
                              slow_client_timeout=options.slow_client_timeout)
         for spec in options.all_accounts():
-            self.add_account(spec.key, spec.secret, spec.usdt)
+            if spec.key in self.exchange.accounts:    # restored: re-attach its secret, keep its state
+                register_secret(spec.secret.reveal())
+                self.exchange.accounts[spec.key].secret = spec.secret
+            else:
+                self.add_account(spec.key, spec.secret, spec.usdt)
         self.port = options.port
         self.restarts = 0
         self.down = False
@@ -171,6 +183,8 @@ class Simulator:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.replay.run(), name="sim-replay"),
                        loop.create_task(self._expire_listen_keys(), name="sim-listen-keys")]
+        if self.options.state_file is not None:
+            self._tasks.append(loop.create_task(self._save_periodically(), name="sim-state"))
         log.info("simulator listening on %s (websockets %s)", self.rest_url, self.ws_url)
 
     async def _listen(self) -> None:
@@ -188,6 +202,21 @@ class Simulator:
         self._tasks.clear()
         self._fault_tasks.clear()
         await self._close_everything("abort")
+        self.save_state()
+
+    def save_state(self) -> None:
+        """Write the exchange and the replay position to the state file (if there is one)."""
+        if self.options.state_file is not None:
+            persist.save(self.options.state_file, self.exchange, self.replay.bar_open, self.options.symbols,
+                         self.options.interval)
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.state_every)
+            try:
+                self.save_state()
+            except OSError as exc:
+                log.warning("simulator state not saved: %s", exc)
 
     async def _close_everything(self, mode: str) -> None:
         for conn in list(self.hub.connections):
