@@ -125,13 +125,13 @@ class Simulator:
             return await handler(request)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
-        fired = self.faults.for_request(request.method, request.path)
+        fired = self.faults.for_request(request.method, request.path, request.headers.get("X-MBX-APIKEY"))
         if "latency" in fired:
             await asyncio.sleep(float(fired["latency"].params["delay"]))
         if "http_error" in fired:
             status = int(fired["http_error"].params["status"])
             if fired["http_error"].params["body"] == "json":
-                return self._error(BinanceError(-1001, status=status))
+                return self._error(BinanceError(int(fired["http_error"].params["code"]), status=status))
             return web.Response(status=status, text=f"<html><body><h1>{status}</h1>simulated failure</body></html>",
                                 content_type="text/html")
         if "rate_limit" in fired:
