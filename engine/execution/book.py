@@ -82,7 +82,8 @@ class Book:
     forgotten: set[str] = field(default_factory=set)            # pruned, settled orders: late reports ignored
     doubt: str = ""                                             # why the position must be checked first
     gave_up: set[tuple[str, Leg]] = field(default_factory=set)  # protective legs that kept failing
-    leverage: int = 1
+    leverage: int = 1                                           # as set on the exchange
+    entry_leverage: dict[str, int] = field(default_factory=dict)  # entry client id -> leverage it must go at
     ledger: TradeLedger = field(init=False)
 
     def __post_init__(self) -> None:

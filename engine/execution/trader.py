@@ -5,12 +5,14 @@ order on every trading account; prices move the PnL; time (the exchange's) trigg
            -> SignalRecord (recorded, admitted or not) -> each account's OrderManager.on_signal
            -> Book.plan -> orders (one task per order: the accounts' orders go out concurrently)
 
-Every order meets `RiskManager.decide`: an entry when it is sized (`EntrySizing`: a fixed fraction
-of the book's equity as margin, times the leverage, gives the requested quantity at the current
-price; `allotment.allot` splits it over the accounts; each part is decided with its account's own
-state: the regime's caps, the kill switch and the exchange's rules may cut or refuse it, the reason
-is logged), an exit or a protective order in `gate` just before it is sent (never blocked, limited
-to the position). Everything here is synchronous and cheap; order calls run as the managers' tasks.
+Every order meets `RiskManager.decide`. An entry when it is sized: `EntrySizing` gives the book's
+request (a fixed fraction of the summed equity as margin, times `SLT_LEVERAGE` capped by the
+regime's maximum, at the current price), `allotment.allot` splits it over the accounts, and each
+part is decided with its account's own state (the regime's caps, the kill switch and the
+exchange's rules may cut or refuse it; the reason is logged); a leverage the cap lowered is set on
+the exchange before the entry goes. An exit or a protective order in `gate`, just before it is
+sent: never blocked, limited to the position. Everything here is synchronous and cheap; order
+calls run as the managers' tasks.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ class Trader:
         if state is None:
             log.warning("no entry on %s for account %s: its equity is not known yet", book.symbol, book.account)
             return None
-        leverage = min(self.sizing.leverage, book.leverage) if book.leverage else self.sizing.leverage
+        leverage = self.leverage(book.symbol)
         quantity, why = self._allotment(book, signal, price).part(book.account)
         if quantity is None:
             log.info("no entry on %s for %s on account %s: %s", book.symbol, signal.signal_id, book.account, why)
@@ -180,8 +182,15 @@ class Trader:
                      decision.detail)
             return None
         book.regimes[signal.signal_id] = str(decision.regime)
-        return Order(order_id(signal.signal_id, Leg.ENTRY, book.account), book.account, book.symbol, signal.side,
-                     OrderType.MARKET, decision.quantity, signal_id=signal.signal_id, event_time=now)
+        cid = order_id(signal.signal_id, Leg.ENTRY, book.account)
+        if decision.leverage != book.leverage:
+            book.entry_leverage[cid] = decision.leverage   # set on the exchange before the entry goes
+        return Order(cid, book.account, book.symbol, signal.side, OrderType.MARKET, decision.quantity,
+                     signal_id=signal.signal_id, event_time=now)
+
+    def leverage(self, symbol: str) -> int:
+        """The entry leverage: `SLT_LEVERAGE`, capped by the regime's maximum."""
+        return min(self.sizing.leverage, self.risk.get_risk_parameters(symbol).max_leverage)
 
     def _allotment(self, book: Book, signal: SignalRecord, price: Decimal) -> Allotment:
         """The split of `signal`'s entry over the accounts, made once (when the first book enters)."""
@@ -194,7 +203,7 @@ class Trader:
             state = self.account_state(desk, now)
             seats.append(Seat(desk.account, desk.weight, state.equity if state else None, desk.margin_used))
         equity = sum((s.equity for s in seats if s.equity is not None), Decimal(0))
-        quantity, _ = self.sizing.quantity(equity, price, book.leverage)
+        quantity, _ = self.sizing.quantity(equity, price, self.leverage(book.symbol))
         result = allot(quantity, seats, book.instrument, price, self.distribution)
         if len(self.desks) > 1:
             log.info("entry %s on %s: %s split %s (%s)", signal.signal_id, book.symbol, result.total, self.distribution,
