@@ -24,6 +24,7 @@ the user streams; the caller then closes the recorder, which flushes the journal
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -141,6 +142,7 @@ class Engine:
             if len(p.desks) > 1 else ""
         log.info("💓 engine ready %.2f s after process start: trading %s on %s candles%s", self.ready_s,
                  ", ".join(books), p.interval, accounts)
+        freeze_heap()
 
     async def _each(self, what: str, call: Callable[[Desk], Awaitable[Any]]) -> None:
         """Run `call` for every trading account at once; an account whose call fails stops trading."""
@@ -366,3 +368,12 @@ class Engine:
             self.p.trader.on_market(await desks[0].venue.fetch_mark_price(symbol))
         await asyncio.gather(*(d.sync.check(force=True) for d in desks))  # type: ignore[union-attr]
         self.p.trader.snapshot_if_due(force=True)
+
+
+def freeze_heap() -> None:
+    """Put what start-up allocated (ccxt's market tables, one client per account, instruments,
+    warm-up history) out of the cyclic collector's reach. Collections while trading then scan only
+    new objects: without this, a full collection over 50 accounts' clients pauses the loop for
+    50-150 ms, and it lands on order paths (measured by `bench accounts_fanout`)."""
+    gc.collect()
+    gc.freeze()
