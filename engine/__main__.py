@@ -21,6 +21,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from decimal import Decimal  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 from engine.config import ConfigError, Settings, load_settings  # noqa: E402
 from engine.core.clock import ExchangeClock  # noqa: E402
@@ -28,6 +29,9 @@ from engine.core.errors import SltError  # noqa: E402
 from engine.core.intervals import INTERVAL_MS  # noqa: E402
 from engine.core.secret import Secret  # noqa: E402
 from engine.logs import setup_logging  # noqa: E402
+
+if TYPE_CHECKING:
+    from engine.accounts import AccountGroup
 
 log = logging.getLogger("engine")
 
@@ -43,15 +47,16 @@ def credentials(settings: Settings) -> tuple[Secret, Secret]:
     return Secret(DEMO_KEY), Secret(DEMO_SECRET)
 
 
-def accounts(settings: Settings) -> list[tuple[str, Decimal, Secret, Secret]]:
-    """(id, weight, key, secret) of every account to trade: `SLT_ACCOUNTS`, or `main`."""
-    from engine.accounts import accounts_from_settings
+def accounts(settings: Settings) -> list[tuple[str, Decimal, AccountGroup, Secret, Secret]]:
+    """(id, weight, group, key, secret) of every account to trade: `SLT_ACCOUNTS`, or `main`."""
+    from engine.accounts import AccountGroup, accounts_from_settings
     if not settings.accounts:
-        return [("main", Decimal(1), *credentials(settings))]
-    return [(a.id, a.weight, a.api_key, a.api_secret) for a in accounts_from_settings(settings)]
+        return [("main", Decimal(1), AccountGroup.NEUTRAL, *credentials(settings))]
+    return [(a.id, a.weight, a.group, a.api_key, a.api_secret) for a in accounts_from_settings(settings)]
 
 
 def build(settings: Settings, recorder: object) -> object:
+    from engine.execution.batch import BatchCommands
     from engine.execution.desk import Desk
     from engine.execution.killswitch import KillSwitchKeeper
     from engine.execution.manager import OrderManager, wall_ms
@@ -74,7 +79,7 @@ def build(settings: Settings, recorder: object) -> object:
     interval_ms = INTERVAL_MS[settings.interval]
     pnl = PnlCalculator(max_age_ms=max(10_000, 3 * interval_ms))  # prices are the market's: one for all accounts
     desks = []
-    for account, weight, key, secret in accounts(settings):
+    for account, weight, group, key, secret in accounts(settings):
         # ccxt's client-side throttle queues every call behind the previous ones' weights (a 40-weight poll
         # would delay an order by 2 s); the engine's own REST use is bounded instead, and 429/418 answers
         # are honoured through Retry-After (engine.venues.retry)
@@ -87,7 +92,7 @@ def build(settings: Settings, recorder: object) -> object:
         stream = UserStream(venue, settings.exchange_ws_url, account=account, handle=sync.on_user_event,
                             poll=sync.poll, options=UserStreamOptions(keepalive_s=settings.listen_key_keepalive,
                                                                       poll_interval_s=settings.user_poll_seconds))
-        desks.append(Desk(account, manager, portfolio, sync, stream, weight))
+        desks.append(Desk(account, manager, portfolio, sync, stream, weight, group))
 
     def record(*records: object) -> None:
         desks[0].manager.record(*records)  # type: ignore[arg-type]
@@ -123,7 +128,8 @@ def build(settings: Settings, recorder: object) -> object:
     return Engine(Parts(desks=desks, trader=trader, clock=clock, interval=settings.interval,
                         warmup_bars=settings.warmup_bars, load_state=load_state,  # type: ignore[arg-type]
                         make_feed=make_feed, symbols=settings.symbols, rule=rule, leverage=settings.leverage,  # type: ignore[arg-type]
-                        risk_store=RiskReads(settings), started=STARTED))
+                        risk_store=RiskReads(settings), batch=BatchCommands(desks, record, wall_ms=wall_ms),
+                        started=STARTED))
 
 
 async def serve(settings: Settings) -> int:

@@ -14,7 +14,8 @@ an account whose step fails is reported and left out while the others go on):
 8. start the market feed after the last warm-up bar (the gap is backfilled) and trade.
 
 While trading, every second: each account's consistency check (positions and PnL against the
-exchange's), and every `risk_poll_s` the store's fresher regime readings and new operator commands.
+exchange's), and every `risk_poll_s` the store's fresher regime readings and new operator commands
+(kill switch, close-all).
 
 Stop (SIGTERM, Ctrl-C): stop taking signals and candles, let order calls in flight finish
 (protective orders included), take a final snapshot valued at the exchange's mark prices, close
@@ -35,6 +36,7 @@ from engine.core.clock import ExchangeClock
 from engine.core.errors import AuthenticationFailed, ExchangeError, SltError
 from engine.core.intervals import INTERVAL_MS
 from engine.core.types import Candle, HealthEvent
+from engine.execution.batch import BatchCommands
 from engine.execution.book import Book
 from engine.execution.desk import Desk
 from engine.execution.manager import wall_ms
@@ -70,6 +72,7 @@ class Parts:
     rule: ProtectionRule
     leverage: int = 3
     risk_store: RiskStorePort | None = None
+    batch: BatchCommands | None = None      # the operator's close-all commands
     risk_poll_s: float = 2.0
     started: float = field(default_factory=time.monotonic)
 
@@ -332,6 +335,8 @@ class Engine:
         if keeper is not None:
             keeper.apply(await p.risk_store.commands(), p.clock.now_ms())
             keeper.check(p.clock.now_ms())
+        if p.batch is not None:
+            p.batch.apply(await p.risk_store.batch_commands(), p.clock.now_ms())
 
     # ---- stop ---------------------------------------------------------------------------------
     async def shutdown(self) -> None:

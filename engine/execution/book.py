@@ -32,7 +32,7 @@ from decimal import Decimal
 from engine.core.instrument import Instrument
 from engine.core.types import ZERO, Fill, Order, OrderStatus, OrderType, Position, SignalRecord, Side, TradeEntry
 from engine.execution.ledger import LedgerEvent, OpenTrade, TradeLedger
-from engine.execution.orders import Leg, is_working, leg_of, merge, order_id
+from engine.execution.orders import EXITS, Leg, is_working, leg_of, merge, order_id
 from engine.execution.portfolio import Holding
 from engine.execution.protection import ProtectionRule
 
@@ -171,16 +171,32 @@ class Book:
                 commands.append(Abandon(order, why) if why else Place(order, "recorded, not yet sent"))
         trade = self.ledger.trade
         key = self.trade_key(trade) if trade is not None and position != 0 else None
-        for order in self.working(Leg.STOP) + self.working(Leg.TAKE) + self.working(Leg.EXIT):
+        for order in self.working(Leg.STOP) + self.working(Leg.TAKE) + self.working(Leg.EXIT) + self.working(Leg.CLOSE):
             if order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
                 if position == 0:
                     commands.append(Cancel(order, "the position is closed"))
-                elif leg_of(order.client_order_id) is not Leg.EXIT and order.signal_id != key:
+                elif leg_of(order.client_order_id) not in EXITS and order.signal_id != key:
                     commands.append(Cancel(order, "protects an earlier trade"))
         if trade is not None and key is not None and self.entry_settled():
             commands += self._protect(trade, key, position, now_ms)
         commands += self._follow(position, now_ms, fresh, enter)
         return commands
+
+    def close(self, command_id: str, now_ms: int) -> str:
+        """The operator's close-all: forget the entry a signal wanted and close the position at market
+        (reduce-only, leg C). The client id derives from the command, so a command applied twice (a
+        restart in between) can never close twice; protective orders are cancelled once it is flat."""
+        self.wanted = None
+        position = self.position
+        if position == 0:
+            return "flat"
+        cid = order_id(command_id, Leg.CLOSE, self.account)
+        if cid in self.orders:
+            return "already closing"
+        side = Side.SELL if position > 0 else Side.BUY
+        self.orders[cid] = Order(cid, self.account, self.symbol, side, OrderType.MARKET, abs(position),
+                                 reduce_only=True, signal_id=command_id, event_time=now_ms)
+        return f"closing {'long' if position > 0 else 'short'} {abs(position)} at market"
 
     def _refuse(self, order: Order, position: Decimal, fresh: Callable[[SignalRecord], bool]) -> str:
         leg = leg_of(order.client_order_id)

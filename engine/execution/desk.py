@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from engine.accounts.account import AccountGroup
 from engine.execution.manager import OrderManager
 from engine.execution.portfolio import Portfolio
 from engine.execution.sync import AccountSync
@@ -36,6 +37,7 @@ class Desk:
     sync: AccountSync | None = None
     user_stream: StreamPort | None = None
     weight: Decimal = Decimal(1)
+    group: AccountGroup = AccountGroup.NEUTRAL
     failed: str = ""          # why this account is not trading ("" while it is)
     closed_trades: int = 0
 

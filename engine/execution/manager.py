@@ -394,7 +394,7 @@ class OrderManager:
 
 def leg_name(order: Order) -> str:
     leg = leg_of(order.client_order_id)
-    return {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit"}.get(leg, "order")  # type: ignore[arg-type]
+    return {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit", Leg.CLOSE: "close"}.get(leg, "order")  # type: ignore[arg-type]
 
 
 def _triggered(order: Order) -> bool:

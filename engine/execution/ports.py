@@ -65,6 +65,10 @@ class RiskStorePort(Protocol):
         """Every operator command to the kill switch (`slt risk --trip/--reset`)."""
         ...
 
+    async def batch_commands(self) -> list[HealthEvent]:
+        """The operator's close-all commands (`slt accounts --close-all`) and their applied notes."""
+        ...
+
     async def kill_switch_history(self, now_ms: int, accounts: list[str]) -> tuple[list[EquitySnapshot],
                                                                                    list[HealthEvent]]:
         """The accounts' equity snapshots since yesterday's start up to `now_ms`, and every

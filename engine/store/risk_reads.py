@@ -13,6 +13,7 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+from engine.accounts.commands import COMPONENT as BATCH
 from engine.config import Settings
 from engine.core.types import EquitySnapshot, HealthEvent
 from engine.risk.history import COMPONENT, Command
@@ -39,6 +40,11 @@ def latest_regimes(lake: Lake) -> list[RegimeReading]:
     return reader.read(lake, RegimeReading, source="regime_latest")
 
 
+def batch_commands(lake: Lake) -> list[HealthEvent]:
+    """The operator's close-all commands and the engine's notes that it applied them."""
+    return reader.read(lake, HealthEvent, **{"component = ?": BATCH})
+
+
 def commands(lake: Lake) -> list[HealthEvent]:
     rows = reader.read(lake, HealthEvent, **{"component = ?": COMPONENT})
     return [e for e in rows if e.status in (Command.TRIP, Command.RESET)]
@@ -55,6 +61,9 @@ class RiskReads:
 
     async def commands(self) -> list[HealthEvent]:
         return await asyncio.to_thread(self._run, commands)
+
+    async def batch_commands(self) -> list[HealthEvent]:
+        return await asyncio.to_thread(self._run, batch_commands)
 
     async def kill_switch_history(self, now_ms: int, accounts: list[str]) -> tuple[list[EquitySnapshot],
                                                                                    list[HealthEvent]]:

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import msgspec
 
-from engine.core.types import OrderStatus, OrderType, Side
+from engine.core.types import ExitReason, OrderStatus, OrderType, Side
 from engine.execution.book import Abandon, Book, Cancel, Place, Resolve
 from engine.execution.orders import Leg, order_id, transition
 from tests.execution.builders import ACCOUNT, T0, always_fresh, book, fill, never_fresh, order, signal, sized
@@ -139,3 +139,22 @@ def test_a_position_in_doubt_sends_nothing_until_verified() -> None:
     assert b.plan(T0, always_fresh, sized()) == []
     b.doubt = ""
     assert len(placed(b.plan(T0, always_fresh, sized()))) == 2
+
+
+def test_the_operators_close_all_closes_at_market_once_and_cancels_the_protection() -> None:
+    b = book()
+    key = open_long(b)
+    for o in placed(b.plan(T0, always_fresh, sized())):
+        ack(b, o.client_order_id, OrderStatus.NEW, exchange_id=f"algo:{o.client_order_id}")
+    b.on_signal(signal(2, Side.SELL))                       # a reversal wanted: the close-all forgets it
+    assert b.close("cmd-1", T0) == "closing long 0.010 at market"
+    assert b.close("cmd-1", T0) == "already closing"        # the same command again: no second order
+    [close] = placed(b.plan(T0, always_fresh, sized()))
+    assert close.client_order_id == order_id("cmd-1", Leg.CLOSE, ACCOUNT)
+    assert (close.side, close.type, close.quantity, close.reduce_only) == (Side.SELL, OrderType.MARKET, D("0.010"), True)
+    ack(b, close.client_order_id, OrderStatus.FILLED, "0.010", "103")
+    closed = b.on_fill(fill(close.client_order_id, 3, Side.SELL, "0.010", "59990", exchange_id="103", pnl="-0.1"))
+    assert [e.reason for e in closed if hasattr(e, "reason")] == [ExitReason.MANUAL]
+    commands = b.plan(T0, always_fresh, sized())
+    assert {c.order.signal_id for c in commands if isinstance(c, Cancel)} == {key} and not placed(commands)
+    assert b.close("cmd-2", T0) == "flat"
