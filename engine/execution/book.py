@@ -123,15 +123,27 @@ class Book:
         return self.ledger.position + unconfirmed
 
     def holding(self) -> Holding:
-        """Quantity from the books; entry price as the exchange states it when it agrees on the quantity."""
+        """Quantity from the books; entry price as the exchange states it when it agrees on the quantity,
+        else the open trade's, else (opened from flat, the order report ahead of its fill) the report's
+        average fill price: an open position is never valued against an entry price of 0."""
         quantity = self.position
         venue = self.venue_position
         if venue is not None and venue.quantity == quantity and venue.entry_price > 0:
             entry = venue.entry_price
         else:
             trade = self.ledger.trade
-            entry = trade.entry_price if trade is not None else ZERO
+            entry = trade.entry_price if trade is not None else self._announced_price()
         return Holding(self.symbol, quantity, entry, self.leverage)
+
+    def _announced_price(self) -> Decimal:
+        """Average price of the fills order reports announced but the fills themselves have not brought yet."""
+        size = value = ZERO
+        for cid, order in self.orders.items():
+            extra = order.filled_quantity - self.applied.get(cid, ZERO)
+            if extra > 0 and order.average_price:
+                size += extra
+                value += extra * order.average_price
+        return value / size if size else ZERO
 
     def working(self, leg: Leg | None = None) -> list[Order]:
         return [o for o in self.orders.values() if is_working(o) and (leg is None or leg_of(o.client_order_id) is leg)]

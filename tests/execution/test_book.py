@@ -9,6 +9,8 @@ import msgspec
 from engine.core.types import ExitReason, OrderStatus, OrderType, Side
 from engine.execution.book import Abandon, Book, Cancel, Place, Resolve
 from engine.execution.orders import Leg, order_id, transition
+from engine.execution.pnl import PnlCalculator, PriceSource
+from engine.execution.portfolio import Portfolio
 from tests.execution.builders import ACCOUNT, T0, always_fresh, book, fill, never_fresh, order, signal, sized
 
 
@@ -48,6 +50,26 @@ def test_an_entry_settles_then_gets_a_stop_loss_and_a_take_profit() -> None:
     assert (take.type, take.stop_price) == (OrderType.TAKE_PROFIT_MARKET, D("60150.0"))
     assert stop.reduce_only and take.reduce_only
     assert stop.client_order_id == order_id(sig.signal_id, Leg.STOP, ACCOUNT)
+
+
+def test_a_position_announced_before_its_fill_is_held_at_the_reported_fill_price() -> None:
+    """An order report can say FILLED before the fill itself arrives: until then the position is the
+    report's, at its average price, so its value and the account's equity stay right (entry 0 would
+    value a short of 0.289 ETH at -516 USDT and trip the kill switch on a phantom drawdown)."""
+    b = book()
+    b.on_signal(signal(0, Side.SELL))
+    [entry] = placed(b.plan(T0, always_fresh, sized()))
+    b.on_order(msgspec.structs.replace(entry, status=OrderStatus.FILLED, filled_quantity=D("0.010"),
+                                       average_price=D("60010.5"), exchange_order_id="101"))
+    held = b.holding()
+    assert (held.quantity, held.entry_price) == (D("-0.010"), D("60010.5"))
+    pnl = PnlCalculator(max_age_ms=60_000)
+    pnl.update("BTCUSDT", PriceSource.MARK, D("60000"), T0)
+    portfolio = Portfolio(ACCOUNT, pnl)
+    portfolio.on_wallet(D("1000"))
+    assert portfolio.equity([held], T0) == D("1000") + D("0.105")
+    b.on_fill(fill(entry.client_order_id, 1, Side.SELL, "0.010", "60010.5", exchange_id="101"))
+    assert (b.holding().quantity, b.holding().entry_price) == (D("-0.010"), D("60010.5"))
 
 
 def test_one_position_per_symbol_and_an_opposite_signal_closes_and_reverses() -> None:
