@@ -202,12 +202,13 @@ class Book:
         position = self.position
         if position == 0:
             return "flat"
-        cid = order_id(command_id, Leg.CLOSE, self.account)
+        key = f"{command_id}:{self.symbol}"    # one order per symbol: ids are unique per account, not per symbol
+        cid = order_id(key, Leg.CLOSE, self.account)
         if cid in self.orders:
             return "already closing"
         side = Side.SELL if position > 0 else Side.BUY
         self.orders[cid] = Order(cid, self.account, self.symbol, side, OrderType.MARKET, abs(position),
-                                 reduce_only=True, signal_id=command_id, event_time=now_ms)
+                                 reduce_only=True, signal_id=key, event_time=now_ms)
         return f"closing {'long' if position > 0 else 'short'} {abs(position)} at market"
 
     def _refuse(self, order: Order, position: Decimal, fresh: Callable[[SignalRecord], bool]) -> str:

@@ -9,7 +9,7 @@ decision always names the same order and the exchange refuses a second one (-411
 | `S` stop-loss | reduce-only STOP_MARKET, waits on the exchange | `client_order_id(signal, "S", account)` |
 | `T` take-profit | reduce-only TAKE_PROFIT_MARKET, waits on the exchange | `client_order_id(signal, "T", account)` |
 | `X` exit | reduce-only market order closing on an opposite signal | `client_order_id(signal, "X", account)` |
-| `C` close | reduce-only market order closing on the operator's close-all | `client_order_id(command, "C", account)` |
+| `C` close | reduce-only market order closing on the operator's close-all | `client_order_id(f"{command}:{symbol}", "C", account)` |
 
 A protective order that has to be replaced (cancelled by hand, or the first one was used up)
 takes the next *generation*: `client_order_id(f"{signal}#{g}", leg, account)`, g = 1, 2, ...

@@ -172,7 +172,7 @@ def test_the_operators_close_all_closes_at_market_once_and_cancels_the_protectio
     assert b.close("cmd-1", T0) == "closing long 0.010 at market"
     assert b.close("cmd-1", T0) == "already closing"        # the same command again: no second order
     [close] = placed(b.plan(T0, always_fresh, sized()))
-    assert close.client_order_id == order_id("cmd-1", Leg.CLOSE, ACCOUNT)
+    assert close.client_order_id == order_id("cmd-1:BTCUSDT", Leg.CLOSE, ACCOUNT)   # one per symbol
     assert (close.side, close.type, close.quantity, close.reduce_only) == (Side.SELL, OrderType.MARKET, D("0.010"), True)
     ack(b, close.client_order_id, OrderStatus.FILLED, "0.010", "103")
     closed = b.on_fill(fill(close.client_order_id, 3, Side.SELL, "0.010", "59990", exchange_id="103", pnl="-0.1"))
