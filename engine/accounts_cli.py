@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                        + [("total", report.total_accounts, *_row(report.total))]))
     print("\nMerged positions")
     print(format_table(["symbol", "net_quantity", "entry_price", "unrealized_pnl", "accounts"],
-                       [(s, m.net_quantity, m.entry_price, m.unrealized_pnl, ",".join(m.accounts))
+                       [(s, m.net_quantity, round(m.entry_price, 8), m.unrealized_pnl, ",".join(m.accounts))
                         for s, m in sorted(merged.items())]))
     return 0
 

@@ -63,7 +63,7 @@ class KillSwitchKeeper:
             log.warning("🛑 kill switch restored from the store: TRIPPED, new entries blocked (%s)", status.trip.reason)
         else:
             log.info("kill switch restored from the store: entries allowed (day %s, peak %s, drawdown %.2f%%, "
-                     "limit %.2f%%)", status.day or "-", status.day_peak, status.drawdown * 100, status.limit * 100)
+                     "limit %.2f%%)", status.day or "-", status.day_peak or "-", status.drawdown * 100, status.limit * 100)
         return status
 
     # ---- trading -------------------------------------------------------------------------------
