@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.core.aio import within
 from engine.core.clock import ExchangeClock
 from engine.core.errors import AuthenticationFailed, ExchangeError, SltError
 from engine.core.intervals import INTERVAL_MS
@@ -178,7 +179,7 @@ class Engine:
 
     async def _stop_stream(self, desk: Desk, task: asyncio.Task[Any]) -> None:
         try:
-            await asyncio.wait_for(desk.user_stream.stop(), 10.0)  # type: ignore[union-attr]
+            await within(desk.user_stream.stop(), 10.0)  # type: ignore[union-attr]
         except (TimeoutError, SltError) as exc:
             log.warning("%s: user stream did not stop cleanly: %s", desk.account, exc or "timeout")
         task.cancel()
@@ -187,7 +188,7 @@ class Engine:
     async def _connected(self, timeout: float) -> None:
         async def one(desk: Desk) -> None:
             try:
-                await asyncio.wait_for(desk.user_stream.connected.wait(), timeout)  # type: ignore[union-attr]
+                await within(desk.user_stream.connected.wait(), timeout)  # type: ignore[union-attr]
             except TimeoutError:
                 log.warning("%s: user-data stream not connected after %.0f s: reconciling anyway; REST polls cover "
                             "the gap", desk.account, timeout)
@@ -349,7 +350,7 @@ class Engine:
         if not all(drained):
             log.warning("order calls still running after 10 s at shutdown; reconciliation settles them at the next start")
         try:
-            await asyncio.wait_for(self._final_snapshot(), 15.0)
+            await within(self._final_snapshot(), 15.0)
         except (ExchangeError, TimeoutError) as exc:
             log.warning("final snapshot without the exchange's marks: %s", exc or "no answer within 15 s")
             p.trader.snapshot_if_due(force=True)
