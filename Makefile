@@ -31,4 +31,4 @@ bench: $(STAMP)
 
 ## Remove run-time state under data/ (keeps the bundled market data).
 clean-state:
-	rm -rf data/lake data/journal data/prefect data/mlflow data/run data/logs
+	rm -rf data/lake data/journal data/prefect data/mlflow data/run data/logs data/sim

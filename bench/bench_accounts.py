@@ -2,7 +2,8 @@
 every account has acknowledged (p50/p99), against the same order on a single account.
 
 The simulator runs as a subprocess (its own core); each account has its own ccxt client, started
-before timing (as in the engine, where venues live for the whole run). Each round uses a new
+before timing and the heap frozen after that (as in the engine, where venues live for the whole
+run and `engine.runtime.freeze_heap` runs once it is ready). Each round uses a new
 signal id, so every order is new on the exchange.
 
 Two settings are measured in the same run. With the simulator's `latency` fault giving order
@@ -24,6 +25,7 @@ from bench.servers import free_port, start_sim, stop
 from engine.accounts import Account, AccountGroup, AccountType, dispatch, plan_orders, split_quantity
 from engine.core.secret import Secret
 from engine.core.types import Side
+from engine.runtime import freeze_heap
 from engine.venues.pool import VenuePool
 
 ROUNDS = 100
@@ -41,6 +43,7 @@ async def _measure(url: str, tag: str) -> dict[int, list[float]]:
     pool = VenuePool(rest_url=url, ws_url=url.replace("http", "ws"), rate_limit=False)
     try:
         await asyncio.gather(*(pool.venue(a) for a in accounts))
+        freeze_heap()  # as the engine does once it is ready
         venue = await pool.venue(accounts[0])
         btc = venue.instruments["BTCUSDT"]
         price = (await venue.fetch_mark_price("BTCUSDT")).mark_price

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -31,6 +28,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from bench.common import BenchResult, percentile
+from bench.servers import free_port, start, stop
 from engine.core.secret import Secret
 from engine.core.types import Candle
 from engine.feeds.market import MarketFeed
@@ -39,7 +37,6 @@ from engine.feeds.parse import parse_frame
 from engine.sim.streams import text_frame
 from engine.venues.binance import BinanceVenue
 
-REPO = Path(__file__).resolve().parent.parent
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
 BARS = 8_000
 TICKS = 12                       # in-progress updates per bar before the close
@@ -48,35 +45,6 @@ LATENCY_SECONDS = 10.0
 LATENCY_SPEED = 1200.0           # 20 one-minute bars per second per symbol
 START = 1_746_489_600_000        # 2025-05-06 00:00 UTC
 STEP = 60_000
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(args: list[str]) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLT_")}
-    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    if proc.stdout.readline().strip() != "ready":
-        proc.kill()
-        raise RuntimeError(f"{args} did not start")
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def kline_frames(bars: int = BARS) -> list[bytes]:
@@ -161,8 +129,8 @@ async def ingest() -> BenchResult:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "frames.bin")
         path.write_bytes(b"".join(text_frame(f) for f in frames))
-        port = _free_port()
-        server = _start(["bench.feed_servers", "blast", str(port), str(path)])
+        port = free_port()
+        server = start(["-m", "bench.feed_servers", "blast", str(port), str(path)])
         try:
             url = f"ws://127.0.0.1:{port}"
             floor, feed, recv_parse = [], [], []
@@ -171,7 +139,7 @@ async def ingest() -> BenchResult:
                 floor.append(await _floor_rate(url, len(frames)))
                 recv_parse.append(await _floor_rate(url, len(frames), parse=True))
         finally:
-            _stop(server)
+            stop(server)
     def best(rounds: list[tuple[float, float]], wall: bool = False) -> float:
         return max(r[1 if wall else 0] for r in rounds)
 
@@ -198,10 +166,10 @@ async def _admin(port: int, path: str) -> None:
 
 async def _latencies(bare: bool) -> list[float]:
     """ms from the simulator publishing each closed kline to this process having it."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         stamps_path = Path(folder, "stamps.json")
-        sim = _start(["bench.feed_servers", "sim", str(port), str(stamps_path), str(LATENCY_SPEED)])
+        sim = start(["-m", "bench.feed_servers", "sim", str(port), str(stamps_path), str(LATENCY_SPEED)])
         seen: dict[str, int] = {}
         try:
             ws_url = f"ws://127.0.0.1:{port}"
@@ -233,7 +201,7 @@ async def _latencies(bare: bool) -> list[float]:
                             seen[f"{event.symbol.lower()}@kline_1m {event.open_time}"] = time.time_ns()
             await _admin(port, "clock/pause")
         finally:
-            _stop(sim)
+            stop(sim)
         stamps = json.loads(stamps_path.read_text())
     return [(seen[key] - stamps[key]) / 1e6 for key in seen if key in stamps]
 

@@ -38,13 +38,14 @@ class BenchResult:
 
     @property
     def met(self) -> bool | None:
-        """Whether the target holds, for targets of the form '<op> <number>' on the ratio."""
+        """Whether the target holds: '<op> <number>' bounds the ratio, '<what> <op> <number> <unit>'
+        (e.g. 'p99 < 10 ms') bounds the value itself; any other target is only reported."""
         parts = self.target.split()
-        if len(parts) != 2 or parts[0] not in ("<=", ">=", "<", ">"):
-            return None
-        bound = float(parts[1])
-        ratio = self.ratio
-        return {"<=": ratio <= bound, ">=": ratio >= bound, "<": ratio < bound, ">": ratio > bound}[parts[0]]
+        if len(parts) == 2 and parts[0] in OPS:
+            return _holds(self.ratio, parts[0], parts[1])
+        if len(parts) == 4 and parts[1] in OPS:
+            return _holds(self.value, parts[1], parts[2])
+        return None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,3 +78,11 @@ def format_table(results: list[BenchResult]) -> str:
         lines.append(f"{r.name:28} {r.value:>14.6g} {r.unit:10} {r.reference[:44]:44} "
                      f"{r.reference_value:>14.6g} {r.ratio:>8.3g} {r.target:>8} {met}")
     return "\n".join(lines)
+
+
+OPS = ("<=", ">=", "<", ">")
+
+
+def _holds(x: float, op: str, bound: str) -> bool:
+    b = float(bound)
+    return {"<=": x <= b, ">=": x >= b, "<": x < b, ">": x > b}[op]

@@ -1,24 +1,29 @@
 """`slt accounts`: the configured accounts with their performance per account and per group
 (from closed trades in the store) and the merged positions across accounts (latest snapshots).
 
-Reads the store read-only, so it works while the engine trades."""
+Reads the store read-only, so it works while the engine trades. `--close-all [REASON]` (with
+`--group`) records an operator command the running engine applies (engine.accounts.commands)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 
 import msgspec
 
-from engine.accounts import accounts_from_settings, merge_positions, performance_report
+from engine.accounts import AccountGroup, accounts_from_settings, merge_positions, performance_report
+from engine.accounts.commands import close_all_command
 from engine.accounts.performance import PerformanceStats
 from engine.config import Settings
 from engine.core.errors import StoreUnavailable
 from engine.core.types import TradeExit
 from engine.store import reader
 from engine.store.lake import connect
+from engine.risk_cli import exchange_now
 from engine.store.sql_cli import format_table
+from engine.store.writer import write_records
 
 STATS = ("trades", "wins", "losses", "win_rate", "realized_pnl", "fees", "funding", "net_pnl", "max_drawdown")
 
@@ -26,9 +31,14 @@ STATS = ("trades", "wins", "losses", "win_rate", "realized_pnl", "fees", "fundin
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", choices=("aggressive", "conservative", "neutral"), help="only this group")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--close-all", metavar="REASON", nargs="?", const="operator close-all",
+                        help="ask the running engine to close every position of the --group's accounts (every "
+                             "account without --group) at market; applied within seconds, or when it starts")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.close_all is not None:
+        return close_all(settings, AccountGroup(args.group) if args.group else None, args.close_all)
     accounts = accounts_from_settings(settings)
     if args.group:
         accounts = tuple(a for a in accounts if str(a.group) == args.group)
@@ -58,7 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                        + [("total", report.total_accounts, *_row(report.total))]))
     print("\nMerged positions")
     print(format_table(["symbol", "net_quantity", "entry_price", "unrealized_pnl", "accounts"],
-                       [(s, m.net_quantity, m.entry_price, m.unrealized_pnl, ",".join(m.accounts))
+                       [(s, m.net_quantity, round(m.entry_price, 8), m.unrealized_pnl, ",".join(m.accounts))
                         for s, m in sorted(merged.items())]))
     return 0
 
@@ -66,3 +76,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _row(stats: PerformanceStats) -> tuple[object, ...]:
     return tuple(round(v, 4) if isinstance(v, float) else v for v in (getattr(stats, f) for f in STATS))
 
+
+def close_all(settings: Settings, group: AccountGroup | None, reason: str) -> int:
+    """Record the command for the engine (it owns the books and the orders; see engine.accounts.commands)."""
+    try:
+        lake = connect(settings)
+    except StoreUnavailable as exc:
+        print(f"slt accounts: {exc}", file=sys.stderr)
+        return 1
+    try:
+        now = time.time_ns() // 10**6
+        command = close_all_command(group, reason, exchange_now(lake), now)
+        write_records(lake, [command])
+    finally:
+        lake.close()
+    scope = f"the {group} accounts" if group else "every account"
+    print(f"close-all for {scope} recorded ({command.event_id}); the engine applies it within seconds "
+          "(`slt sql \"SELECT * FROM health_events WHERE component = 'accounts.batch'\"` shows what it did)")
+    return 0

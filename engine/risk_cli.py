@@ -2,10 +2,12 @@
 
 The report shows the latest regime per symbol with the inputs it was decided on, the risk
 parameters in force, the table, and the kill switch, rebuilt from today's equity snapshots and
-the operator's commands (engine.risk.history) exactly as the engine holds it. "Now" is the
-latest exchange time in the store (the simulator replays history, so the wall clock would name
-the wrong day). `--trip REASON` and `--reset` record an operator command that the running engine
-picks up at its next regime check (and every restart replays).
+the operator's commands (engine.risk.history) exactly as the engine holds it: the same accounts
+(`SLT_ACCOUNTS`), the same reads (`engine.store.risk_reads`), and commands at the time the engine
+applied them. "Now" is the latest exchange time in the store (the simulator replays history, so
+the wall clock would name the wrong day), never before the switch's last recorded event.
+`--trip REASON` and `--reset` record an operator command that the running engine picks up within
+a few seconds (it polls the store) and every restart replays.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ import sys
 import time
 from decimal import Decimal
 
+from engine.accounts import accounts_from_settings
 from engine.config import Settings
 from engine.core.clock import ManualClock
 from engine.core.errors import StoreUnavailable
-from engine.core.types import EquitySnapshot, HealthEvent
+from engine.core.types import HealthEvent
 from engine.risk import RiskManager
 from engine.risk.history import COMPONENT, Command, book_equity, command_event, replay
-from engine.risk.kill_switch import DAY_MS
 from engine.risk.parameters import RISK_TABLE
-from engine.risk.regime import RegimeReading
-from engine.store import reader
 from engine.store.lake import Lake, connect
+from engine.store.risk_reads import kill_switch_history, latest_regimes
 from engine.store.sql_cli import format_table
 from engine.store.writer import write_records
 
@@ -49,33 +50,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.trip or args.reset:
             command = Command.TRIP if args.trip else Command.RESET
             write_records(lake, [command_event(command, now, args.trip or "manual reset", time.time_ns() // 10**6)])
-        manager = risk_from_store(lake, settings, now)
+        manager, events = risk_from_store(lake, settings, now)
     finally:
         lake.close()
     report = manager.report()
+    recent = [{"at_ms": e.event_time, "status": e.status, "message": e.message} for e in events[-10:]]
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps({**report.as_dict(), "kill_switch_events": recent}, indent=2))
         return 0
     print_report(report)
+    if recent:
+        print("\nKill switch events (latest 10: operator commands, applied, tripped, re-armed)")
+        print(format_table(["at_ms", "status", "message"], [(e["at_ms"], e["status"], e["message"]) for e in recent]))
     return 0
 
 
 def exchange_now(lake: Lake) -> int:
     row = lake.con.execute("SELECT greatest((SELECT max(event_time) FROM equity_snapshots), "
-                           "(SELECT max(event_time) FROM candles), (SELECT max(window_end) FROM regimes))").fetchone()
+                           "(SELECT max(event_time) FROM candles), (SELECT max(window_end) FROM regimes), "
+                           "(SELECT max(event_time) FROM health_events WHERE component = ?))", [COMPONENT]).fetchone()
     return int(row[0]) if row and row[0] is not None else time.time_ns() // 10**6
 
 
-def risk_from_store(lake: Lake, settings: Settings, now: int) -> RiskManager:
-    """A RiskManager holding the stored regimes and the kill switch replayed up to `now`."""
-    since = (now // DAY_MS - 1) * DAY_MS  # yesterday's last equity opens today
-    snapshots = reader.read(lake, EquitySnapshot, **{"event_time >= ?": since, "event_time <= ?": now})
-    commands = reader.read(lake, HealthEvent, **{"component = ?": COMPONENT, "event_time <= ?": now})
-    switch = replay(Decimal(str(settings.max_daily_drawdown)), book_equity(snapshots), commands)
+def risk_from_store(lake: Lake, settings: Settings, now: int) -> tuple[RiskManager, list[HealthEvent]]:
+    """A RiskManager holding the stored regimes and the kill switch replayed up to `now` (the
+    configured accounts' equity, as the engine sums it), and the kill switch's events."""
+    accounts = [a.id for a in accounts_from_settings(settings)]
+    snapshots, events = kill_switch_history(lake, now, accounts)
+    switch = replay(Decimal(str(settings.max_daily_drawdown)), book_equity(snapshots), events)
     manager = RiskManager({}, clock=ManualClock(now), kill_switch=switch)
-    for reading in reader.read(lake, RegimeReading, source="regime_latest"):
+    for reading in latest_regimes(lake):
         manager.update_regime(reading)
-    return manager
+    return manager, events
 
 
 def print_report(report: object) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import socket
+import tempfile
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -12,6 +17,22 @@ from tests.sim.harness import sim, sim_factory, sim_process, sim_process_factory
 
 REPO = Path(__file__).resolve().parent.parent
 MARKET_DATA = REPO / "data" / "market"
+
+
+def _dump_tasks(signum: int, frame: FrameType | None) -> None:
+    """`kill -USR1 <pytest pid>`: every asyncio task's stack to $TMPDIR/slt-tasks-<pid>.txt, to see
+    where a hung async test waits (pytest-timeout shows only the threads, not the coroutines)."""
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_running_loop())
+    except RuntimeError:
+        return
+    with open(Path(tempfile.gettempdir()) / f"slt-tasks-{os.getpid()}.txt", "w") as out:
+        for task in tasks:
+            print(f"--- {task.get_name()}", file=out)
+            task.print_stack(file=out)
+
+
+signal.signal(signal.SIGUSR1, _dump_tasks)
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ from decimal import Decimal
 from engine.core.instrument import Instrument
 from engine.core.types import ZERO, Fill, Order, OrderStatus, OrderType, Position, SignalRecord, Side, TradeEntry
 from engine.execution.ledger import LedgerEvent, OpenTrade, TradeLedger
-from engine.execution.orders import Leg, is_working, leg_of, merge, order_id
+from engine.execution.orders import EXITS, Leg, is_working, leg_of, merge, order_id
 from engine.execution.portfolio import Holding
 from engine.execution.protection import ProtectionRule
 
@@ -82,7 +82,8 @@ class Book:
     forgotten: set[str] = field(default_factory=set)            # pruned, settled orders: late reports ignored
     doubt: str = ""                                             # why the position must be checked first
     gave_up: set[tuple[str, Leg]] = field(default_factory=set)  # protective legs that kept failing
-    leverage: int = 1
+    leverage: int = 1                                           # as set on the exchange
+    entry_leverage: dict[str, int] = field(default_factory=dict)  # entry client id -> leverage it must go at
     ledger: TradeLedger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,15 +123,27 @@ class Book:
         return self.ledger.position + unconfirmed
 
     def holding(self) -> Holding:
-        """Quantity from the books; entry price as the exchange states it when it agrees on the quantity."""
+        """Quantity from the books; entry price as the exchange states it when it agrees on the quantity,
+        else the open trade's, else (opened from flat, the order report ahead of its fill) the report's
+        average fill price: an open position is never valued against an entry price of 0."""
         quantity = self.position
         venue = self.venue_position
         if venue is not None and venue.quantity == quantity and venue.entry_price > 0:
             entry = venue.entry_price
         else:
             trade = self.ledger.trade
-            entry = trade.entry_price if trade is not None else ZERO
+            entry = trade.entry_price if trade is not None else self._announced_price()
         return Holding(self.symbol, quantity, entry, self.leverage)
+
+    def _announced_price(self) -> Decimal:
+        """Average price of the fills order reports announced but the fills themselves have not brought yet."""
+        size = value = ZERO
+        for cid, order in self.orders.items():
+            extra = order.filled_quantity - self.applied.get(cid, ZERO)
+            if extra > 0 and order.average_price:
+                size += extra
+                value += extra * order.average_price
+        return value / size if size else ZERO
 
     def working(self, leg: Leg | None = None) -> list[Order]:
         return [o for o in self.orders.values() if is_working(o) and (leg is None or leg_of(o.client_order_id) is leg)]
@@ -170,16 +183,33 @@ class Book:
                 commands.append(Abandon(order, why) if why else Place(order, "recorded, not yet sent"))
         trade = self.ledger.trade
         key = self.trade_key(trade) if trade is not None and position != 0 else None
-        for order in self.working(Leg.STOP) + self.working(Leg.TAKE) + self.working(Leg.EXIT):
+        for order in self.working(Leg.STOP) + self.working(Leg.TAKE) + self.working(Leg.EXIT) + self.working(Leg.CLOSE):
             if order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
                 if position == 0:
                     commands.append(Cancel(order, "the position is closed"))
-                elif leg_of(order.client_order_id) is not Leg.EXIT and order.signal_id != key:
+                elif leg_of(order.client_order_id) not in EXITS and order.signal_id != key:
                     commands.append(Cancel(order, "protects an earlier trade"))
         if trade is not None and key is not None and self.entry_settled():
             commands += self._protect(trade, key, position, now_ms)
         commands += self._follow(position, now_ms, fresh, enter)
         return commands
+
+    def close(self, command_id: str, now_ms: int) -> str:
+        """The operator's close-all: forget the entry a signal wanted and close the position at market
+        (reduce-only, leg C). The client id derives from the command, so a command applied twice (a
+        restart in between) can never close twice; protective orders are cancelled once it is flat."""
+        self.wanted = None
+        position = self.position
+        if position == 0:
+            return "flat"
+        key = f"{command_id}:{self.symbol}"    # one order per symbol: ids are unique per account, not per symbol
+        cid = order_id(key, Leg.CLOSE, self.account)
+        if cid in self.orders:
+            return "already closing"
+        side = Side.SELL if position > 0 else Side.BUY
+        self.orders[cid] = Order(cid, self.account, self.symbol, side, OrderType.MARKET, abs(position),
+                                 reduce_only=True, signal_id=key, event_time=now_ms)
+        return f"closing {'long' if position > 0 else 'short'} {abs(position)} at market"
 
     def _refuse(self, order: Order, position: Decimal, fresh: Callable[[SignalRecord], bool]) -> str:
         leg = leg_of(order.client_order_id)

@@ -188,6 +188,8 @@ class OrderManager:
                 self._abandon(book, Abandon(order, f"risk: {verdict}"))
                 return
             order = book.orders[order.client_order_id] = verdict
+        elif not await self._leverage(book, order):
+            return
         if order.received_time == 0:
             order = book.orders[order.client_order_id] = msgspec.structs.replace(order, received_time=wall_ms())
         signal = book.signals.get(order.signal_id) if leg_of(order.client_order_id) is Leg.ENTRY else None
@@ -220,6 +222,24 @@ class OrderManager:
             self._reject(book, order, exc)
             return
         self.on_order(_with_signal(answer, order))
+
+    async def _leverage(self, book: Book, order: Order) -> bool:
+        """Set the leverage an entry must go at (the regime's cap moved it); False if it cannot go."""
+        wanted = book.entry_leverage.pop(order.client_order_id, None)
+        if wanted is None or wanted == book.leverage:
+            return True
+        try:
+            await self.venue.set_leverage(book.symbol, wanted)
+        except TemporaryExchangeError:
+            book.entry_leverage[order.client_order_id] = wanted
+            raise   # stays PENDING, tried again after a pause
+        except ExchangeError as exc:
+            self._abandon(book, Abandon(order, f"leverage {wanted} (risk cap) refused by the exchange: {exc}"))
+            return False
+        log.info("%s: leverage %d -> %d (the regime's cap on %s)", book.symbol, book.leverage, wanted,
+                 order.client_order_id)
+        book.leverage = wanted
+        return True
 
     async def _resolve(self, book: Book, order: Order) -> None:
         self._count("resolved")
@@ -381,7 +401,7 @@ class OrderManager:
 
 def leg_name(order: Order) -> str:
     leg = leg_of(order.client_order_id)
-    return {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit"}.get(leg, "order")  # type: ignore[arg-type]
+    return {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit", Leg.CLOSE: "close"}.get(leg, "order")  # type: ignore[arg-type]
 
 
 def _triggered(order: Order) -> bool:

@@ -9,6 +9,7 @@ decision always names the same order and the exchange refuses a second one (-411
 | `S` stop-loss | reduce-only STOP_MARKET, waits on the exchange | `client_order_id(signal, "S", account)` |
 | `T` take-profit | reduce-only TAKE_PROFIT_MARKET, waits on the exchange | `client_order_id(signal, "T", account)` |
 | `X` exit | reduce-only market order closing on an opposite signal | `client_order_id(signal, "X", account)` |
+| `C` close | reduce-only market order closing on the operator's close-all | `client_order_id(f"{command}:{symbol}", "C", account)` |
 
 A protective order that has to be replaced (cancelled by hand, or the first one was used up)
 takes the next *generation*: `client_order_id(f"{signal}#{g}", leg, account)`, g = 1, 2, ...
@@ -40,9 +41,12 @@ class Leg(StrEnum):
     STOP = "S"
     TAKE = "T"
     EXIT = "X"
+    CLOSE = "C"      # the operator closed the position (`slt accounts --close-all`)
 
 
-EXIT_REASONS = {Leg.STOP: ExitReason.STOP_LOSS, Leg.TAKE: ExitReason.TAKE_PROFIT, Leg.EXIT: ExitReason.SIGNAL}
+EXIT_REASONS = {Leg.STOP: ExitReason.STOP_LOSS, Leg.TAKE: ExitReason.TAKE_PROFIT, Leg.EXIT: ExitReason.SIGNAL,
+                Leg.CLOSE: ExitReason.MANUAL}
+EXITS = (Leg.EXIT, Leg.CLOSE)   # reduce-only market orders that close the whole position
 
 
 def order_id(signal_id: str, leg: Leg, account: str, generation: int = 0) -> str:

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from engine.core.instrument import Instrument
 from engine.core.market import MarkPrice
-from engine.core.types import EquitySnapshot, Fill, FundingPayment, Order, Position, Record
+from engine.core.types import EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, Record
+from engine.risk.regime import RegimeReading
 
 
 class VenuePort(Protocol):
@@ -49,4 +50,27 @@ class RecorderPort(Protocol):
 
     def record_now(self, *records: Record) -> int:
         """Journal records and return once they are durable (blocks for one fdatasync)."""
+        ...
+
+
+class RiskStorePort(Protocol):
+    """What the running engine reads from the store for risk (`engine.store.risk_reads.RiskReads`):
+    regime readings a scheduled flow may write, and the kill switch's history and commands."""
+
+    async def regimes(self) -> list[RegimeReading]:
+        """The latest reading per symbol (`regime_latest`)."""
+        ...
+
+    async def commands(self) -> list[HealthEvent]:
+        """Every operator command to the kill switch (`slt risk --trip/--reset`)."""
+        ...
+
+    async def batch_commands(self) -> list[HealthEvent]:
+        """The operator's close-all commands (`slt accounts --close-all`) and their applied notes."""
+        ...
+
+    async def kill_switch_history(self, now_ms: int, accounts: list[str]) -> tuple[list[EquitySnapshot],
+                                                                                   list[HealthEvent]]:
+        """The accounts' equity snapshots since yesterday's start up to `now_ms`, and every
+        kill-switch event (commands, applied notes, transitions)."""
         ...

@@ -1,61 +1,107 @@
 """The trading loop's per-event logic: a closed candle becomes indicators, maybe a signal, maybe an
-order; prices move the PnL; time (the exchange's) triggers snapshots.
+order on every trading account; prices move the PnL; time (the exchange's) triggers snapshots.
 
-    candle -> IndicatorStream.update -> safe_evaluate(policy) -> Admission.decide
-           -> SignalRecord (recorded, admitted or not) -> OrderManager.on_signal -> Book.plan -> orders
+    candle -> regimes (RegimeWatch) -> IndicatorStream.update -> safe_evaluate(policy) -> Admission
+           -> SignalRecord (recorded, admitted or not) -> each account's OrderManager.on_signal
+           -> Book.plan -> orders (one task per order: the accounts' orders go out concurrently)
 
-Every order meets `RiskManager.decide`: an entry when it is sized (`EntrySizing`: a fixed fraction
-of equity as margin, times the leverage, gives the requested quantity at the current price; the
-regime's caps and the exchange's rules may cut or refuse it, the reason is logged), an exit or a
-protective order in `gate` just before it is sent (never blocked, limited to the position). Everything here is synchronous and
-cheap; order calls run as the manager's tasks.
+Every order meets `RiskManager.decide`. An entry when it is sized: `EntrySizing` gives the book's
+request (a fixed fraction of the summed equity as margin, times `SLT_LEVERAGE` capped by the
+regime's maximum, at the current price), `allotment.allot` splits it over the accounts, and each
+part is decided with its account's own state (the regime's caps, the kill switch and the
+exchange's rules may cut or refuse it; the reason is logged); a leverage the cap lowered is set on
+the exchange before the entry goes. An exit or a protective order in `gate`, just before it is
+sent: never blocked, limited to the position. Everything here is synchronous and cheap; order
+calls run as the managers' tasks.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from decimal import Decimal
 
 import msgspec
 
+from engine.accounts import Strategy
 from engine.core.clock import ExchangeClock
 from engine.core.market import AggTrade, MarkPrice
 from engine.core.types import Candle, EquitySnapshot, Order, OrderType, Position, SignalRecord
+from engine.execution.allotment import Allotment, Seat, allot
 from engine.execution.book import Book
+from engine.execution.desk import Desk
+from engine.execution.killswitch import KillSwitchKeeper
 from engine.execution.manager import OrderManager, wall_ms
 from engine.execution.orders import Leg, order_id
 from engine.execution.pnl import PriceSource
 from engine.execution.portfolio import Portfolio
 from engine.execution.protection import EntrySizing
+from engine.execution.regimes import RegimeWatch
 from engine.indicators import CandleError, IndicatorStream
 from engine.risk import AccountState, OrderRequest, RiskManager
 from engine.signals import Admission, SignalPolicy, safe_evaluate
 
 log = logging.getLogger("engine.trader")
+KEEP_ALLOTMENTS = 256
 
 
 class Trader:
-    def __init__(self, *, manager: OrderManager, streams: dict[str, IndicatorStream], policy: SignalPolicy,
-                 admission: Admission, risk: RiskManager, sizing: EntrySizing, portfolio: Portfolio,
-                 clock: ExchangeClock, closed_trades: int = 0, model_available: bool = False) -> None:
-        self.manager = manager
+    def __init__(self, *, streams: dict[str, IndicatorStream], policy: SignalPolicy, admission: Admission,
+                 risk: RiskManager, sizing: EntrySizing, clock: ExchangeClock, manager: OrderManager | None = None,
+                 portfolio: Portfolio | None = None, desks: list[Desk] | None = None,
+                 distribution: Strategy | str = Strategy.WEIGHTED, regimes: RegimeWatch | None = None,
+                 kill_switch: KillSwitchKeeper | None = None, closed_trades: int = 0,
+                 model_available: bool = False) -> None:
+        """Either `desks` (one per account, sharing one PnlCalculator) or one `manager` + `portfolio`."""
+        if desks is None:
+            if manager is None or portfolio is None:
+                raise ValueError("Trader needs desks, or a manager and a portfolio")
+            desks = [Desk(manager.account, manager, portfolio)]
+        if not desks:
+            raise ValueError("Trader needs at least one desk")
+        self.desks = list(desks)
+        self.pnl = self.desks[0].portfolio.pnl
         self.streams = streams
         self.policy = policy
         self.admission = admission
         self.risk = risk
         self.sizing = sizing
-        self.portfolio = portfolio
         self.clock = clock
+        self.distribution = Strategy(distribution)
+        self.regimes = regimes
+        self.kill_switch = kill_switch
         self.closed_trades = closed_trades
         self.model_available = model_available
         self.candles = 0
         self.signals = 0
         self.admitted = 0
         self.policy_errors = 0
-        manager.enter = self.enter
-        manager.gate = self.gate
-        manager.on_closed = self.on_closed
+        self._allotments: OrderedDict[str, Allotment] = OrderedDict()
+        for desk in self.desks:
+            self.attach(desk)
+
+    def attach(self, desk: Desk) -> None:
+        desk.manager.enter = self.enter
+        desk.manager.gate = self.gate
+        desk.manager.on_closed = self.on_closed
+
+    @property
+    def manager(self) -> OrderManager:
+        """The first account's order manager (the only one without `SLT_ACCOUNTS`)."""
+        return self.desks[0].manager
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.desks[0].portfolio
+
+    def desk(self, account: str) -> Desk | None:
+        return next((d for d in self.desks if d.account == account), None)
+
+    def drop(self, desk: Desk) -> None:
+        """Stop trading an account (it failed): its orders are not touched, new signals skip it."""
+        if desk in self.desks and len(self.desks) > 1:
+            self.desks.remove(desk)
 
     # ---- market events ------------------------------------------------------------------------
     def on_market(self, event: object) -> None:
@@ -63,12 +109,13 @@ class Trader:
             self.on_candle(event)
         elif isinstance(event, MarkPrice):
             self.clock.observe(event.event_time)
-            self.portfolio.observe_mark(event.symbol, event.mark_price, event.event_time)
+            self.pnl.update(event.symbol, PriceSource.MARK, event.mark_price, event.event_time)
             if event.next_funding_time:
-                self.manager.funding.announce(event.symbol, event.next_funding_time, event.event_time)
+                for desk in self.desks:
+                    desk.manager.funding.announce(event.symbol, event.next_funding_time, event.event_time)
         elif isinstance(event, AggTrade):
             self.clock.observe(event.event_time)
-            self.portfolio.pnl.update(event.symbol, PriceSource.LAST_TRADE, event.price, event.event_time)
+            self.pnl.update(event.symbol, PriceSource.LAST_TRADE, event.price, event.event_time)
 
     def on_candle(self, candle: Candle) -> SignalRecord | None:
         """One closed candle of a traded symbol; the signal it produced, if any."""
@@ -76,16 +123,20 @@ class Trader:
         if stream is None or candle.interval != stream.interval or not candle.closed:
             return None
         self.clock.observe(max(candle.event_time, candle.close_time))
+        if self.regimes is not None:
+            self.regimes.on_candle(candle)   # the regime in force for this candle's signal
         try:
             indicators = stream.update(candle)
         except CandleError as exc:
             log.warning("candle %s %s %d skipped: %s", candle.symbol, candle.interval, candle.open_time, exc)
             return None
         self.candles += 1
-        book = self.manager.books.get(candle.symbol)
-        if book is not None and math.isfinite(indicators.atr) and indicators.atr > 0:
-            book.atr = indicators.atr
-        self.portfolio.pnl.update(candle.symbol, PriceSource.WEBSOCKET, Decimal(repr(candle.close)), candle.close_time)
+        if math.isfinite(indicators.atr) and indicators.atr > 0:
+            for desk in self.desks:
+                book = desk.manager.books.get(candle.symbol)
+                if book is not None:
+                    book.atr = indicators.atr
+        self.pnl.update(candle.symbol, PriceSource.WEBSOCKET, Decimal(repr(candle.close)), candle.close_time)
         signal, error = safe_evaluate(self.policy, indicators, candle.close_time)
         if error is not None:
             self.policy_errors += 1
@@ -101,38 +152,76 @@ class Trader:
             self.manager.record(record)
             if decision.admitted:
                 self.admitted += 1
-                outcome = self.manager.on_signal(record)
+                outcomes = [(d.account, d.manager.on_signal(record)) for d in self.desks]
+                shown = outcomes[0][1] if len(outcomes) == 1 else "; ".join(f"{a}: {o}" for a, o in outcomes)
                 log.info("signal %s %s %s (confidence %.2f, win probability %.2f): %s", signal.symbol, signal.side,
-                         signal.signal_id, signal.confidence, signal.win_probability, outcome)
+                         signal.signal_id, signal.confidence, signal.win_probability, shown)
         self.snapshot_if_due()
         return record
 
     # ---- sizing ---------------------------------------------------------------------------------
     def enter(self, book: Book, signal: SignalRecord) -> Order | None:
-        """The entry order for `signal`, sized and approved by the risk manager, or None."""
+        """The entry order of `book`'s account for `signal`, sized and approved by the risk manager, or None."""
         now = self.clock.now_ms()
-        price = self.portfolio.price(book.symbol, now) or Decimal(repr(signal.price))
-        state = self.account_state(now)
-        if state is None:
-            log.warning("no entry on %s: the account's equity is not known yet", book.symbol)
+        desk = self.desk(book.account)
+        if desk is None:
             return None
-        quantity, leverage = self.sizing.quantity(state.equity, price, book.leverage)
+        price = desk.portfolio.price(book.symbol, now) or Decimal(repr(signal.price))
+        state = self.account_state(desk, now)
+        if state is None:
+            log.warning("no entry on %s for account %s: its equity is not known yet", book.symbol, book.account)
+            return None
+        leverage = self.leverage(book.symbol)
+        quantity, why = self._allotment(book, signal, price).part(book.account)
+        if quantity is None:
+            log.info("no entry on %s for %s on account %s: %s", book.symbol, signal.signal_id, book.account, why)
+            return None
         decision = self.risk.decide(OrderRequest(book.symbol, signal.side, quantity, price, leverage), state)
         if not decision.approved:
-            log.info("no entry on %s for %s: %s", book.symbol, signal.signal_id, decision.detail)
+            log.info("no entry on %s for %s on account %s: %s", book.symbol, signal.signal_id, book.account,
+                     decision.detail)
             return None
         book.regimes[signal.signal_id] = str(decision.regime)
-        return Order(order_id(signal.signal_id, Leg.ENTRY, book.account), book.account, book.symbol, signal.side,
-                     OrderType.MARKET, decision.quantity, signal_id=signal.signal_id, event_time=now)
+        cid = order_id(signal.signal_id, Leg.ENTRY, book.account)
+        if decision.leverage != book.leverage:
+            book.entry_leverage[cid] = decision.leverage   # set on the exchange before the entry goes
+        return Order(cid, book.account, book.symbol, signal.side, OrderType.MARKET, decision.quantity,
+                     signal_id=signal.signal_id, event_time=now)
+
+    def leverage(self, symbol: str) -> int:
+        """The entry leverage: `SLT_LEVERAGE`, capped by the regime's maximum."""
+        return min(self.sizing.leverage, self.risk.get_risk_parameters(symbol).max_leverage)
+
+    def _allotment(self, book: Book, signal: SignalRecord, price: Decimal) -> Allotment:
+        """The split of `signal`'s entry over the accounts, made once (when the first book enters)."""
+        done = self._allotments.get(signal.signal_id)
+        if done is not None:
+            return done
+        now = self.clock.now_ms()
+        seats = []
+        for desk in self.desks:
+            state = self.account_state(desk, now)
+            seats.append(Seat(desk.account, desk.weight, state.equity if state else None, desk.margin_used))
+        equity = sum((s.equity for s in seats if s.equity is not None), Decimal(0))
+        quantity, _ = self.sizing.quantity(equity, price, self.leverage(book.symbol))
+        result = allot(quantity, seats, book.instrument, price, self.distribution)
+        if len(self.desks) > 1:
+            log.info("entry %s on %s: %s split %s (%s)", signal.signal_id, book.symbol, result.total, self.distribution,
+                     ", ".join(f"{a} {q}" for a, q in result.parts.items()) or "no account")
+        self._allotments[signal.signal_id] = result
+        while len(self._allotments) > KEEP_ALLOTMENTS:
+            self._allotments.popitem(last=False)
+        return result
 
     def gate(self, book: Book, order: Order) -> Order | str:
         """An exit or protective order through the risk manager: never blocked by the regime or the
         kill switch, but limited to the open position and the exchange's rules (the reason if not)."""
         now = self.clock.now_ms()
-        state = self.account_state(now)
-        if state is None:
+        desk = self.desk(book.account)
+        state = self.account_state(desk, now) if desk is not None else None
+        if desk is None or state is None:
             return order  # equity unknown: an order that only reduces risk still goes
-        price = order.stop_price or order.price or self.portfolio.price(book.symbol, now) or book.holding().entry_price
+        price = order.stop_price or order.price or desk.portfolio.price(book.symbol, now) or book.holding().entry_price
         if not price or price <= 0:
             return order
         decision = self.risk.decide(OrderRequest(book.symbol, order.side, order.quantity, price, book.leverage,
@@ -141,14 +230,14 @@ class Trader:
             return decision.detail
         return order if decision.quantity == order.quantity else msgspec.structs.replace(order, quantity=decision.quantity)
 
-    def account_state(self, now: int) -> AccountState | None:
-        books = self.manager.books.values()
-        equity = self.portfolio.equity([b.holding() for b in books], now)
+    def account_state(self, desk: Desk, now: int) -> AccountState | None:
+        books = desk.manager.books.values()
+        equity = desk.portfolio.equity([b.holding() for b in books], now)
         if equity is None or equity <= 0:
             return None
         positions, prices = [], {}
         for book in books:
-            price = self.portfolio.price(book.symbol, now)
+            price = desk.portfolio.price(book.symbol, now)
             if price is not None:
                 prices[book.symbol] = price
             holding = book.holding()
@@ -160,16 +249,27 @@ class Trader:
 
     # ---- time -----------------------------------------------------------------------------------
     def snapshot_if_due(self, *, force: bool = False) -> list[Position | EquitySnapshot]:
+        """Every account's positions and equity at one exchange time; the book's equity to the kill switch."""
         now = self.clock.now_ms()
-        if not force and not self.portfolio.due(now):
+        if not force and not self.desks[0].portfolio.due(now):
             return []
-        records = self.portfolio.snapshot([b.holding() for b in self.manager.books.values()], now, wall_ms())
-        if records:
-            self.manager.record(*records)
-        for record in records:
-            if isinstance(record, EquitySnapshot):
-                self.risk.observe_equity(record.equity, now)
+        records: list[Position | EquitySnapshot] = []
+        for desk in self.desks:
+            mine = desk.portfolio.snapshot([b.holding() for b in desk.manager.books.values()], now, wall_ms())
+            if mine:
+                desk.manager.record(*mine)
+            records += mine
+        equity = [r for r in records if isinstance(r, EquitySnapshot)]
+        if self.kill_switch is not None:
+            self.kill_switch.observe(equity, now)
+        elif equity:
+            self.risk.observe_equity(sum((e.equity for e in equity), Decimal(0)), now)
         return records
 
     def on_closed(self, exit_: object) -> None:
-        self.closed_trades += 1
+        desk = self.desk(getattr(exit_, "account", ""))
+        if desk is not None:
+            desk.closed_trades += 1
+            self.closed_trades = max(self.closed_trades, desk.closed_trades)
+        else:
+            self.closed_trades += 1

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from engine.core.aio import within
 from engine.core.backoff import Backoff
 from engine.core.clock import Clock
 from engine.core.intervals import INTERVAL_MS
@@ -62,7 +63,7 @@ class Backfiller:
         """Serve requests until cancelled."""
         while True:
             try:
-                await asyncio.wait_for(self._wanted.wait(), self.check_interval)
+                await within(self._wanted.wait(), self.check_interval)
             except TimeoutError:
                 pass
             self._wanted.clear()

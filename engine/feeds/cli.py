@@ -20,6 +20,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from engine.config import KNOWN_INTERVALS, SYMBOL_RE, Settings
+from engine.core.aio import within
 from engine.feeds.service import open_feed
 from engine.store.recorder import TradeRecorder
 
@@ -78,7 +79,7 @@ async def serve(settings: Settings, overrides: dict[str, Any], duration: float |
             while not stop.is_set():
                 wait = status_every if deadline is None else max(0.0, min(status_every, deadline - loop.time()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
+                    await within(stop.wait(), wait)
                 if deadline is not None and loop.time() >= deadline:
                     break
                 _log_status(feed.status())

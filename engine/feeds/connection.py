@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.frames import Frame, Opcode
 
+from engine.core.aio import within
 from engine.core.clock import Clock
 from engine.core.errors import ExchangeError
 from engine.feeds.heartbeat import Heartbeat
@@ -131,7 +132,7 @@ class Connection:
             return FeedSocket(protocol, handler=self.handler, clock=self.clock, **kwargs)
 
         try:
-            self.socket = await asyncio.wait_for(connect(
+            self.socket = await within(connect(
                 self.url, compression=None, open_timeout=o.open_timeout, ping_interval=None, ping_timeout=None,
                 close_timeout=o.close_timeout, max_size=o.max_size, max_queue=o.max_queue,
                 write_limit=o.write_limit, create_connection=make_socket,  # type: ignore[arg-type]  # a factory
@@ -187,7 +188,7 @@ class Connection:
             waiter = socket.replies[n + 1] = loop.create_future()
             await socket.send(message)
             try:
-                reply = await asyncio.wait_for(waiter, self.options.open_timeout)
+                reply = await within(waiter, self.options.open_timeout)
             except TimeoutError:
                 raise TimeoutError(f"no answer to SUBSCRIBE within {self.options.open_timeout:g} s") from None
             if reply.code is not None:

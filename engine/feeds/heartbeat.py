@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from engine.core.aio import within
 from engine.core.clock import Clock
 
 log = logging.getLogger("engine.feeds.heartbeat")
@@ -44,7 +45,7 @@ class Heartbeat:
             self.pings += 1
             started = self.clock.monotonic()
             try:        # the timeout covers sending too: a ping stuck behind a full send buffer is overdue
-                latency = await asyncio.wait_for(self._round_trip(), self.timeout)
+                latency = await within(self._round_trip(), self.timeout)
             except TimeoutError:
                 waited = self.clock.monotonic() - started
                 log.warning("💓 %s: no pong within %.3g s (ping_timeout %.3g s); replacing the connection",

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.config import Settings
+from engine.core.aio import within
 from engine.core.backoff import Backoff
 from engine.core.clock import Clock, SystemClock
 from engine.core.market import MarkPrice
@@ -139,11 +140,15 @@ class MarketFeed:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # bounded: a connection stuck in its close handshake must not hold up the shutdown
+            _, stuck = await asyncio.wait(tasks, timeout=self.options.close_timeout + 5)
+            if stuck:
+                log.error("market feed: %s still running %g s after cancel; left behind",
+                          ", ".join(sorted(t.get_name() for t in stuck)), self.options.close_timeout + 5)
         writer_task, self._writer_task = self._writer_task, None
         if writer_task is not None and self.writer is not None:
             try:
-                await asyncio.wait_for(self.writer.flush(), flush_timeout)
+                await within(self.writer.flush(), flush_timeout)
             except TimeoutError:
                 log.error("market feed: %d candles not recorded within %g s", self.writer.unrecorded, flush_timeout)
             writer_task.cancel()

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
+from engine.core.aio import within
 from engine.core.clock import Clock
 from engine.core.errors import DataError
 from engine.core.types import Candle
@@ -59,7 +60,7 @@ class CandleWriter:
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await within(self._wake.wait(), self.interval)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -28,6 +28,7 @@ from typing import Protocol
 import websockets
 from websockets.asyncio.client import connect
 
+from engine.core.aio import within
 from engine.core.backoff import Backoff
 from engine.core.clock import Clock, SystemClock
 from engine.core.errors import AuthenticationFailed, ExchangeError
@@ -114,7 +115,7 @@ class UserStream:
             await ws.close()
         if close_key:
             try:
-                await asyncio.wait_for(self.keys.close_listen_key(), 5.0)
+                await within(self.keys.close_listen_key(), 5.0)
             except (ExchangeError, TimeoutError) as exc:
                 log.info("listen key close failed (%s); it lapses on its own", exc)
 
@@ -234,13 +235,13 @@ class UserStream:
             if now >= due:
                 return reason
             try:
-                await asyncio.wait_for(self._poll_now.wait(), min(due - now, 0.5))
+                await within(self._poll_now.wait(), min(due - now, 0.5))
             except TimeoutError:
                 pass
         return None
 
     async def _sleep(self, seconds: float) -> None:
         try:
-            await asyncio.wait_for(self._stopping.wait(), max(0.0, seconds))
+            await within(self._stopping.wait(), max(0.0, seconds))
         except TimeoutError:
             pass

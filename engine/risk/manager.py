@@ -93,6 +93,10 @@ class RiskManager:
         reading = self._readings.get(symbol)
         return reading.regime if reading is not None else self.default_regime
 
+    def reading(self, symbol: str) -> RegimeReading | None:
+        """The reading in force for `symbol` (None: the default regime applies)."""
+        return self._readings.get(symbol)
+
     def get_risk_parameters(self, symbol: str | None = None) -> RiskParameters:
         return self.table[self.regime(symbol)]
 

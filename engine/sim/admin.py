@@ -178,6 +178,10 @@ def account_view(sim: Simulator, key: str, *, detail: bool) -> dict[str, Any]:
         view["trades"] = [{"id": t.trade_id, "order_id": t.order_id, "symbol": t.symbol, "side": t.side,
                            "price": _s(t.price), "qty": _s(t.quantity), "commission": _s(t.commission),
                            "realized_pnl": _s(t.realized_pnl), "maker": t.maker, "time": t.time} for t in acct.trades]
+        view["orders"] = [{"order_id": o.order_id, "client_id": o.client_id, "symbol": o.symbol, "side": o.side,
+                           "type": o.type, "orig_type": o.orig_type, "status": o.status, "reduce_only": o.reduce_only,
+                           "quantity": _s(o.quantity), "executed": _s(o.executed), "time": o.time}
+                          for o in acct.orders.values()]
         view["open_orders"] = [{"order_id": o.order_id, "client_id": o.client_id, "symbol": o.symbol, "side": o.side,
                                 "type": o.type, "price": _s(o.price), "quantity": _s(o.quantity),
                                 "executed": _s(o.executed)} for o in acct.open_orders()]

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="market data directory (default SLT_MARKET_DATA_DIR)")
     parser.add_argument("--regimes", help="synthetic regimes, e.g. normal:48,crash:24,rally:24")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic source and listen keys")
+    parser.add_argument("--history-hours", type=int, default=24,
+                        help="synthetic source: hours of series before the start (the engine measures regimes on "
+                             "the last 25 h, so give it 26+ to have one at once)")
     parser.add_argument("--ticks-per-bar", type=int, default=12, help="path points per candle (>= 3)")
     parser.add_argument("--maker-fee", default="0.0002")
     parser.add_argument("--taker-fee", default="0.0005")
@@ -83,8 +86,9 @@ def options_from(args: argparse.Namespace, settings: Settings, environ: dict[str
         data_dir=args.data_dir or settings.market_data_dir, seed=args.seed, accounts=tuple(seen.values()),
         demo_account=not args.no_demo, ticks_per_bar=args.ticks_per_bar, maker_fee=Decimal(args.maker_fee),
         taker_fee=Decimal(args.taker_fee), slippage=Decimal(args.slippage), weight_limit=args.weight_limit,
-        listen_key_ttl=args.listen_key_ttl, ws_ping_interval=args.ws_ping_interval,
-        ws_pong_timeout=args.ws_pong_timeout, ws_max_queue=args.ws_max_queue, state_file=args.state)
+        listen_key_ttl=args.listen_key_ttl, synthetic_history_hours=args.history_hours,
+        ws_ping_interval=args.ws_ping_interval, ws_pong_timeout=args.ws_pong_timeout, ws_max_queue=args.ws_max_queue,
+        state_file=args.state)
     if args.regimes:
         values["regimes"] = args.regimes
     if args.end_after:

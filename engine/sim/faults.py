@@ -1,11 +1,13 @@
 """Faults on command: a registry of seeded, counted fault rules that the server consults.
 
 A rule has a kind (below), an optional target (`path`: a glob on the REST path or websocket path,
-`method`, `stream`: a glob on stream names), an optional `count` (fire on the next N matching
+`method`, `stream`: a glob on stream names, `key`: a glob on the API key of a REST request, so a
+fault can hit one account of many), an optional `count` (fire on the next N matching
 requests/frames, then stop), an optional `probability` with a `seed` (each rule draws from its own
 `random.Random(seed)`, so a run is reproducible), and an optional `duration` in seconds.
 
-REST kinds: http_error (`status`, default 503; `body` html, or json for Binance's -1001), rate_limit (429 + Retry-After; `ban` -> 418),
+REST kinds: http_error (`status`, default 503; `body` html, or json with Binance's `code`, default
+-1001; e.g. status 400, code -2019 answers "Margin is insufficient"), rate_limit (429 + Retry-After; `ban` -> 418),
 timeout_after_accept (the request is processed - an order is accepted and matched - then the answer
 is held `delay` seconds or the connection is `cut`), malformed_response (the request is processed, then
 the answer's JSON body is cut in half: unreadable), latency (`delay` seconds before handling),
@@ -35,7 +37,7 @@ WS_KINDS = ("ws_drop", "ws_withhold_pongs", "ws_stall", "ws_malformed")
 KINDS = REST_KINDS + WS_KINDS + ("restart",)
 VARIANTS = ("bad_json", "nan_price", "negative_price", "high_below_low", "backwards_time", "unknown_stream")
 _PARAMS: dict[str, dict[str, Any]] = {
-    "http_error": {"status": 503, "body": "html"},
+    "http_error": {"status": 503, "body": "html", "code": -1001},
     "rate_limit": {"retry_after": 5, "ban": False},
     "timeout_after_accept": {"mode": "delay", "delay": 30.0},
     "malformed_response": {},
@@ -48,7 +50,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "restart": {"down": 1.0, "mode": "abort"},
 }
 _MODES = {"timeout_after_accept": ("delay", "cut"), "restart": ("abort", "close"), "ws_drop": ("abort", "close")}
-_TARGETS = ("path", "method", "stream", "count", "probability", "seed", "duration", "kind")
+_TARGETS = ("path", "method", "stream", "key", "count", "probability", "seed", "duration", "kind")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -64,6 +66,7 @@ class Fault:
     path: str | None = None
     method: str | None = None
     stream: str | None = None
+    key: str | None = None
     count: int | None = None
     probability: float = 1.0
     seed: int = 0
@@ -73,8 +76,11 @@ class Fault:
     active: bool = True
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
-    def targets(self, *, method: str | None = None, path: str | None = None, streams: tuple[str, ...] = ()) -> bool:
+    def targets(self, *, method: str | None = None, path: str | None = None, streams: tuple[str, ...] = (),
+                key: str | None = None) -> bool:
         if self.method and method and self.method.upper() != method.upper():
+            return False
+        if self.key and (key is None or not fnmatch.fnmatchcase(key, self.key)):
             return False
         if self.path and (path is None or not fnmatch.fnmatchcase(path, self.path)):
             return False
@@ -96,7 +102,7 @@ class Fault:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "params": self.params, "path": self.path, "method": self.method,
-                "stream": self.stream, "count": self.count, "probability": self.probability, "seed": self.seed,
+                "stream": self.stream, "key": self.key, "count": self.count, "probability": self.probability, "seed": self.seed,
                 "duration": self.duration, "matched": self.matched, "fired": self.fired, "active": self.active}
 
 
@@ -125,6 +131,8 @@ class Faults:
             raise FaultError(f"status must be an HTTP error status 400-599; got {params['status']!r}")
         if kind == "http_error" and params["body"] not in ("html", "json"):
             raise FaultError(f"body must be html or json; got {params['body']!r}")
+        if kind == "http_error" and not (isinstance(params["code"], int) and params["code"] < 0):
+            raise FaultError(f"code must be a negative Binance error code; got {params['code']!r}")
         if kind in ("timeout_after_accept", "restart", "ws_drop") and params["mode"] not in _MODES[kind]:
             raise FaultError(f"mode must be one of {', '.join(_MODES[kind])}; got {params['mode']!r}")
         probability = float(spec.get("probability", 1.0))
@@ -135,7 +143,7 @@ class Faults:
             raise FaultError(f"count must be an integer >= 1; got {count!r}")
         seed = int(spec.get("seed", 0))
         fault = Fault(id=self._next, kind=kind, params=params, path=spec.get("path"), method=spec.get("method"),
-                      stream=spec.get("stream"), count=count, probability=probability, seed=seed,
+                      stream=spec.get("stream"), key=spec.get("key"), count=count, probability=probability, seed=seed,
                       duration=spec.get("duration"), rng=random.Random(seed))
         self._next += 1
         self.rules.append(fault)
@@ -157,12 +165,12 @@ class Faults:
     def active(self, kind: str) -> list[Fault]:
         return [f for f in self.rules if f.active and f.kind == kind]
 
-    def for_request(self, method: str, path: str) -> dict[str, Fault]:
-        """The REST faults that fire on this request, by kind (at most one of each)."""
+    def for_request(self, method: str, path: str, key: str | None = None) -> dict[str, Fault]:
+        """The REST faults that fire on this request (`key`: its API key), by kind (at most one of each)."""
         fired: dict[str, Fault] = {}
         for fault in self.rules:
             if fault.kind in REST_KINDS and fault.kind != "clock_skew" and fault.kind not in fired \
-                    and fault.active and fault.targets(method=method, path=path) and fault.take():
+                    and fault.active and fault.targets(method=method, path=path, key=key) and fault.take():
                 fired[fault.kind] = fault
                 self.record(fault, f"{method} {path}")
         return fired

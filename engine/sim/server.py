@@ -137,13 +137,13 @@ class Simulator:
             return await handler(request)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
-        fired = self.faults.for_request(request.method, request.path)
+        fired = self.faults.for_request(request.method, request.path, request.headers.get("X-MBX-APIKEY"))
         if "latency" in fired:
             await asyncio.sleep(float(fired["latency"].params["delay"]))
         if "http_error" in fired:
             status = int(fired["http_error"].params["status"])
             if fired["http_error"].params["body"] == "json":
-                return self._error(BinanceError(-1001, status=status))
+                return self._error(BinanceError(int(fired["http_error"].params["code"]), status=status))
             return web.Response(status=status, text=f"<html><body><h1>{status}</h1>simulated failure</body></html>",
                                 content_type="text/html")
         if "rate_limit" in fired:
@@ -181,10 +181,10 @@ class Simulator:
     async def start(self) -> None:
         await self._listen()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self.replay.run(), name="sim-replay"),
-                       loop.create_task(self._expire_listen_keys(), name="sim-listen-keys")]
+        self._tasks = [_spawn(loop, self.replay.run(), "sim-replay"),
+                       _spawn(loop, self._expire_listen_keys(), "sim-listen-keys")]
         if self.options.state_file is not None:
-            self._tasks.append(loop.create_task(self._save_periodically(), name="sim-state"))
+            self._tasks.append(_spawn(loop, self._save_periodically(), "sim-state"))
         log.info("simulator listening on %s (websockets %s)", self.rest_url, self.ws_url)
 
     async def _listen(self) -> None:
@@ -228,7 +228,7 @@ class Simulator:
     def schedule_restart(self, down: float, mode: str = "abort") -> Fault:
         """Register a restart fault and run it right after the current request has been answered."""
         fault = self.faults.add({"kind": "restart", "down": down, "mode": mode, "count": 1})
-        task = asyncio.get_running_loop().create_task(self.restart(fault))
+        task = _spawn(asyncio.get_running_loop(), self.restart(fault), f"sim-restart-{fault.id}")
         self._fault_tasks[fault.id] = task
         return fault
 
@@ -271,7 +271,7 @@ class Simulator:
         if fault.kind == "ws_drop":
             every = fault.params.get("every")
             if every:
-                self._fault_tasks[fault.id] = loop.create_task(self._drop_every(fault, float(every)))
+                self._fault_tasks[fault.id] = _spawn(loop, self._drop_every(fault, float(every)), f"sim-drop-{fault.id}")
             else:
                 self._drop_matching(fault)
                 fault.active = False
@@ -356,3 +356,16 @@ class Simulator:
                 "intervals": self.market.intervals, "accounts": len(self.exchange.accounts),
                 "connections": len(self.hub.connections), "restarts": self.restarts, "down": self.down,
                 "kicked": [{"connection": c, "reason": r} for c, r in list(self.hub.kicked)[-50:]]}
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, coroutine: Any, name: str) -> asyncio.Task[Any]:
+    """A background task whose failure is logged with its traceback the moment it happens (a task
+    that dies silently would freeze the replay or keep the server down with nothing said)."""
+    task = loop.create_task(coroutine, name=name)
+    task.add_done_callback(_report)
+    return task
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("simulator task %s failed", task.get_name(), exc_info=task.exception())

@@ -3,6 +3,7 @@ store holds with what the simulator's account holds (its admin API and its REST 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -97,13 +98,15 @@ class Stored:
     orders: dict[str, Any]
 
 
-def stored(settings: Settings) -> Stored:
+def stored(settings: Settings, account: str = "main") -> Stored:
+    """What the store holds for one account."""
+    mine = {"account = ?": account}
     with connect(settings, read_only=True) as lake:
-        equity = reader.equity(lake, "main")
-        return Stored(reader.fills(lake, "main"), reader.read(lake, TradeEntry), reader.read(lake, TradeExit),
-                      reader.funding(lake, "main"), {p.symbol: p for p in reader.positions(lake, "main")},
-                      equity[-1] if equity else None,
-                      {o.client_order_id: o for o in reader.orders(lake, "main")})
+        equity = reader.equity(lake, account)
+        return Stored(reader.fills(lake, account), reader.read(lake, TradeEntry, **mine),
+                      reader.read(lake, TradeExit, **mine), reader.funding(lake, account),
+                      {p.symbol: p for p in reader.positions(lake, account)}, equity[-1] if equity else None,
+                      {o.client_order_id: o for o in reader.orders(lake, account)})
 
 
 @dataclass
@@ -136,9 +139,10 @@ def round_trips(account: dict[str, Any]) -> tuple[list[RoundTrip], dict[str, Rou
     return closed, current
 
 
-async def income(sim: SimHandle) -> list[dict[str, Any]]:
-    exchange = point_binanceusdm_at(ccxt.binanceusdm({"apiKey": sim.key, "secret": sim.secret}), sim.rest_url,
-                                    sim.ws_url)
+async def income(sim: SimHandle, key: str | None = None, secret: str | None = None) -> list[dict[str, Any]]:
+    """The account's funding fees as the simulator's REST income history reports them (demo account by default)."""
+    exchange = point_binanceusdm_at(ccxt.binanceusdm({"apiKey": key or sim.key, "secret": secret or sim.secret}),
+                                    sim.rest_url, sim.ws_url)
     try:
         return await exchange.fapiPrivateGetIncome({"incomeType": "FUNDING_FEE", "limit": 1000, "startTime": 0})
     finally:
@@ -147,3 +151,51 @@ async def income(sim: SimHandle) -> list[dict[str, Any]]:
 
 def cents(value: D) -> D:
     return value.quantize(CENT)
+
+
+async def wait_finished(sim: SimHandle, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not (await sim.control.state())["finished"]:
+        assert time.monotonic() < deadline, "the replay did not finish in time"
+        await asyncio.sleep(0.2)
+
+
+def assert_store_equals_account(store: Stored, account: dict[str, Any], rows: list[dict[str, Any]]) -> list[RoundTrip]:
+    """One account: the store (`stored(settings, account_id)`) equals the simulator's view of it
+    (`control.account(key)`) and its funding income `rows`: every fill once, every closed trade's
+    realised PnL, fees and funding, and at the end realised and unrealised PnL, fees, funding and
+    equity, to the cent. Returns the closed round trips (the caller judges whether enough traded)."""
+    ledger = account["ledger"]
+    # every simulator fill is in the store exactly once
+    assert sorted(f.trade_id for f in store.fills) == sorted(str(t["id"]) for t in account["trades"])
+    assert len({f.record_id for f in store.fills}) == len(store.fills)
+
+    # every closed trade: realised PnL, fees and funding equal the exchange's numbers
+    closed, still_open = round_trips(account)
+    exits: dict[str, list[Any]] = defaultdict(list)
+    for exit_ in sorted(store.exits, key=lambda x: (x.event_time, x.trade_id)):
+        exits[exit_.symbol].append(exit_)
+    trips: dict[str, list[Any]] = defaultdict(list)
+    for trip in closed:
+        trips[trip.symbol].append(trip)
+    assert {s: len(v) for s, v in exits.items()} == {s: len(v) for s, v in trips.items()}
+    for symbol, mine in exits.items():
+        for exit_, trip in zip(mine, trips[symbol], strict=True):
+            first, last = trip.trades[0]["time"], trip.trades[-1]["time"]
+            paid = sum((D(r["income"]) for r in rows if r["symbol"] == symbol and first <= r["time"] <= last), D(0))
+            assert (exit_.realized_pnl, exit_.fees, exit_.funding) == (trip.realized, trip.fees, paid), exit_
+    assert {e.trade_id for e in store.entries} >= {x.trade_id for x in store.exits}
+
+    # at the end: realised, fees, funding, unrealised and equity equal the account's, to the cent
+    assert sum((f.realized_pnl for f in store.fills), D(0)) == D(ledger["realized"])
+    assert sum((f.fee for f in store.fills), D(0)) == D(ledger["fees"])
+    assert sum((p.amount for p in store.funding), D(0)) == D(ledger["funding"])
+    held = {p["symbol"]: p for p in account["positions"] if D(p["amount"]) != 0}
+    assert set(still_open) == set(held)
+    for symbol, position in held.items():
+        mine = store.positions[symbol]
+        assert mine.quantity == D(position["amount"]) and cents(mine.unrealized_pnl) == cents(D(position["unrealized"]))
+    assert all(p.quantity == 0 for s, p in store.positions.items() if s not in held)
+    assert store.equity is not None and cents(store.equity.equity) == cents(D(account["equity"]))
+    assert cents(store.equity.wallet_balance) == cents(D(account["wallet"]))
+    return closed

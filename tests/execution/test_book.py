@@ -6,9 +6,11 @@ from decimal import Decimal as D
 
 import msgspec
 
-from engine.core.types import OrderStatus, OrderType, Side
+from engine.core.types import ExitReason, OrderStatus, OrderType, Side
 from engine.execution.book import Abandon, Book, Cancel, Place, Resolve
 from engine.execution.orders import Leg, order_id, transition
+from engine.execution.pnl import PnlCalculator, PriceSource
+from engine.execution.portfolio import Portfolio
 from tests.execution.builders import ACCOUNT, T0, always_fresh, book, fill, never_fresh, order, signal, sized
 
 
@@ -48,6 +50,26 @@ def test_an_entry_settles_then_gets_a_stop_loss_and_a_take_profit() -> None:
     assert (take.type, take.stop_price) == (OrderType.TAKE_PROFIT_MARKET, D("60150.0"))
     assert stop.reduce_only and take.reduce_only
     assert stop.client_order_id == order_id(sig.signal_id, Leg.STOP, ACCOUNT)
+
+
+def test_a_position_announced_before_its_fill_is_held_at_the_reported_fill_price() -> None:
+    """An order report can say FILLED before the fill itself arrives: until then the position is the
+    report's, at its average price, so its value and the account's equity stay right (entry 0 would
+    value a short of 0.289 ETH at -516 USDT and trip the kill switch on a phantom drawdown)."""
+    b = book()
+    b.on_signal(signal(0, Side.SELL))
+    [entry] = placed(b.plan(T0, always_fresh, sized()))
+    b.on_order(msgspec.structs.replace(entry, status=OrderStatus.FILLED, filled_quantity=D("0.010"),
+                                       average_price=D("60010.5"), exchange_order_id="101"))
+    held = b.holding()
+    assert (held.quantity, held.entry_price) == (D("-0.010"), D("60010.5"))
+    pnl = PnlCalculator(max_age_ms=60_000)
+    pnl.update("BTCUSDT", PriceSource.MARK, D("60000"), T0)
+    portfolio = Portfolio(ACCOUNT, pnl)
+    portfolio.on_wallet(D("1000"))
+    assert portfolio.equity([held], T0) == D("1000") + D("0.105")
+    b.on_fill(fill(entry.client_order_id, 1, Side.SELL, "0.010", "60010.5", exchange_id="101"))
+    assert (b.holding().quantity, b.holding().entry_price) == (D("-0.010"), D("60010.5"))
 
 
 def test_one_position_per_symbol_and_an_opposite_signal_closes_and_reverses() -> None:
@@ -139,3 +161,22 @@ def test_a_position_in_doubt_sends_nothing_until_verified() -> None:
     assert b.plan(T0, always_fresh, sized()) == []
     b.doubt = ""
     assert len(placed(b.plan(T0, always_fresh, sized()))) == 2
+
+
+def test_the_operators_close_all_closes_at_market_once_and_cancels_the_protection() -> None:
+    b = book()
+    key = open_long(b)
+    for o in placed(b.plan(T0, always_fresh, sized())):
+        ack(b, o.client_order_id, OrderStatus.NEW, exchange_id=f"algo:{o.client_order_id}")
+    b.on_signal(signal(2, Side.SELL))                       # a reversal wanted: the close-all forgets it
+    assert b.close("cmd-1", T0) == "closing long 0.010 at market"
+    assert b.close("cmd-1", T0) == "already closing"        # the same command again: no second order
+    [close] = placed(b.plan(T0, always_fresh, sized()))
+    assert close.client_order_id == order_id("cmd-1:BTCUSDT", Leg.CLOSE, ACCOUNT)   # one per symbol
+    assert (close.side, close.type, close.quantity, close.reduce_only) == (Side.SELL, OrderType.MARKET, D("0.010"), True)
+    ack(b, close.client_order_id, OrderStatus.FILLED, "0.010", "103")
+    closed = b.on_fill(fill(close.client_order_id, 3, Side.SELL, "0.010", "59990", exchange_id="103", pnl="-0.1"))
+    assert [e.reason for e in closed if hasattr(e, "reason")] == [ExitReason.MANUAL]
+    commands = b.plan(T0, always_fresh, sized())
+    assert {c.order.signal_id for c in commands if isinstance(c, Cancel)} == {key} and not placed(commands)
+    assert b.close("cmd-2", T0) == "flat"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 import pytest
 
@@ -81,11 +82,15 @@ async def test_store_equals_the_simulators_candles_under_every_fault(sim_factory
 async def inject_faults(simulator, stop_at: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
     """One fault every PERIOD seconds, cycling over the kinds still short of TARGET (bounded)."""
     streams = [f"{s.lower()}@{c}" for s in SYMBOLS for c in ("kline_1m", "markPrice@1s")]
+    moved = (simulator.replay.now_ms, time.monotonic())
     for n in range(2_000):
         counters = simulator.faults.counters
         short = [k for k in KINDS[:5] if counters.get(k, 0) < TARGET]
         if not short or simulator.replay.now_ms >= stop_at:
             return
+        if simulator.replay.now_ms != moved[0]:
+            moved = (simulator.replay.now_ms, time.monotonic())
+        assert time.monotonic() - moved[1] < 15, f"the replay stopped at {moved[0]} (faults so far: {counters})"
         kind = short[n % len(short)]
         if kind == "ws_drop":
             await simulator.add_fault({"kind": "ws_drop", "mode": rng.choice(["abort", "close"])})

@@ -21,7 +21,9 @@ T0 = 1_746_489_600_000  # 2025-05-06 00:00 UTC
 
 def slt_risk(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "SLT_DATA_DIR": str(settings.data_dir), "SLT_ENV_FILE": "/nonexistent",
-           "SLT_MAX_DAILY_DRAWDOWN": "0.05"}
+           "SLT_MAX_DAILY_DRAWDOWN": "0.05", "SLT_ACCOUNTS": "main:PRIMARY,b:SECONDARY",
+           "SLT_ACCOUNT_MAIN_KEY": "k1", "SLT_ACCOUNT_MAIN_SECRET": "s1", "SLT_ACCOUNT_B_KEY": "k2",
+           "SLT_ACCOUNT_B_SECRET": "s2"}
     return subprocess.run([sys.executable, "-m", "engine.cli", "risk", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
 

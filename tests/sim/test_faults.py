@@ -125,6 +125,21 @@ async def test_http_errors_on_one_endpoint_for_n_requests(sim: SimHandle) -> Non
     assert (await counters(sim))["http_error"] == 3
 
 
+async def test_a_fault_can_hit_one_account_with_a_binance_code(sim: SimHandle) -> None:
+    await sim.control.add_account("other-key", "other-secret", 1000)
+    mine, other = sim.ccxt(), sim.ccxt("other-key", "other-secret")
+    await asyncio.gather(mine.load_markets(), other.load_markets())
+    await sim.control.fault(kind="http_error", path="/fapi/v1/order", method="POST", key="other-*", status=400,
+                            body="json", code=-2019)
+    with pytest.raises(ccxt.InsufficientFunds, match="-2019"):
+        await other.create_order(BTC, "market", "buy", 0.002)
+    assert (await mine.create_order(BTC, "market", "buy", 0.002))["status"] == "closed"
+    assert (await other.fetch_balance())["info"]["totalWalletBalance"]   # other endpoints untouched
+    orders = (await sim.control.account(sim.key))["orders"]
+    assert [(o["side"], o["status"], o["executed"]) for o in orders] == [("BUY", "FILLED", "0.002")]
+    assert (await sim.control.account("other-key"))["orders"] == []
+
+
 async def test_injected_429_and_418_carry_retry_after(sim: SimHandle) -> None:
     ex = sim.ccxt()
     await ex.load_markets()
