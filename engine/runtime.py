@@ -36,7 +36,7 @@ from engine.core.aio import within
 from engine.core.clock import ExchangeClock
 from engine.core.errors import AuthenticationFailed, ExchangeError, SltError
 from engine.core.intervals import INTERVAL_MS
-from engine.core.types import Candle, HealthEvent
+from engine.core.types import Candle, EquitySnapshot, HealthEvent
 from engine.execution.batch import BatchCommands
 from engine.execution.book import Book
 from engine.execution.desk import Desk
@@ -121,6 +121,7 @@ class Engine:
             desk.closed_trades = stored[desk.account].closed_trades
         p.trader.closed_trades = max(d.closed_trades for d in self.live)
         await self._step("exchange time, leverage and wallet", self._account())
+        history = asyncio.create_task(self._kill_switch_history())  # opening the store overlaps the next steps
         last = await self._step("indicator warm-up", self._warm_up())
         await self._step("regimes", self._regimes())
         for desk in self.live:
@@ -135,7 +136,7 @@ class Engine:
                 log.info("%s: applied %d user-data events that arrived during reconciliation", desk.account, held)
             for symbol in desk.manager.books:
                 desk.manager.step(symbol)
-        await self._step("kill switch", self._kill_switch())
+        await self._step("kill switch", self._kill_switch(history))
         p.trader.snapshot_if_due(force=True)  # positions and equity as reconciled
         books = self.live[0].manager.books
         resume = {(s, p.interval): max(last.get(s) or 0, last_candles.get(s) or 0) or None for s in books}
@@ -261,13 +262,21 @@ class Engine:
             start = page[-1].open_time + step
         return found
 
-    async def _kill_switch(self) -> None:
+    async def _kill_switch_history(self) -> tuple[int, list[EquitySnapshot], list[HealthEvent]] | None:
         keeper, store = self.p.trader.kill_switch, self.p.risk_store
         if keeper is None or store is None:
-            return
+            return None
         now = self.p.clock.now_ms()
         snapshots, events = await store.kill_switch_history(now, sorted(keeper.accounts))
-        keeper.restore(snapshots, events, now)
+        return now, snapshots, events
+
+    async def _kill_switch(self, history: Awaitable[tuple[int, list[EquitySnapshot], list[HealthEvent]] | None]) -> None:
+        """Restore the switch from the history read since the exchange time was known (commands given
+        meanwhile are picked up by the first store poll)."""
+        found = await history
+        if found is not None and self.p.trader.kill_switch is not None:
+            now, snapshots, events = found
+            self.p.trader.kill_switch.restore(snapshots, events, now)
 
     async def _step(self, name: str, awaitable: Awaitable[Any]) -> Any:
         began = time.monotonic()
