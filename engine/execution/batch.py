@@ -14,16 +14,16 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from engine.accounts.commands import applied_event, command_group, pending
+from engine.core.intervals import INTERVAL_MS
 from engine.core.types import HealthEvent
 from engine.execution.desk import Desk
 
 log = logging.getLogger("engine.accounts")
-HOUR_MS = 3_600_000
 
 
 class BatchCommands:
     def __init__(self, desks: Sequence[Desk], record: Callable[[HealthEvent], None], *,
-                 wall_ms: Callable[[], int], max_age_ms: int = HOUR_MS) -> None:
+                 wall_ms: Callable[[], int], max_age_ms: int = INTERVAL_MS["1h"]) -> None:
         self.desks = desks
         self.record = record
         self.wall_ms = wall_ms
@@ -42,7 +42,11 @@ class BatchCommands:
                 self.record(applied_event(command, {"expired": [f"given {age_ms // 60_000} min before"]}, now_ms,
                                           self.wall_ms()))
                 continue
-            outcome = self.close_all(command, now_ms)
+            try:
+                outcome = self.close_all(command, now_ms)
+            except ValueError as exc:  # a command written by hand, e.g. an unknown group: refused, not retried
+                log.error("operator %s %s refused: %s", command.status, command.event_id, exc)
+                outcome = {"refused": [str(exc)]}
             self.record(applied_event(command, outcome, now_ms, self.wall_ms()))
         return len(new)
 

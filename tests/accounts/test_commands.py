@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.accounts import AccountGroup
@@ -25,3 +27,19 @@ def test_an_unknown_group_is_an_error_naming_it() -> None:
     broken = type(command)(command.event_id, COMPONENT, "close_all", "x", '{"group": "reckless"}')
     with pytest.raises(ValueError, match="reckless"):
         command_group(broken)
+
+
+def test_the_engine_refuses_a_malformed_command_once_and_applies_the_next() -> None:
+    from engine.core.types import HealthEvent
+    from engine.execution.batch import BatchCommands
+
+    noted: list[HealthEvent] = []
+    batch = BatchCommands([], noted.append, wall_ms=lambda: 3_000)
+    good = close_all_command(None, "ok", 1, 2_000)
+    broken = type(good)("accounts.batch:close_all:x:1", COMPONENT, "close_all", "x", '{"group": "reckless"}',
+                        received_time=1_000)
+    assert batch.apply([broken, good], 5) == 2                 # no exception escapes into the engine's poll
+    assert [json.loads(e.detail)["command"] for e in noted] == [broken.event_id, good.event_id]
+    assert "reckless" in json.loads(noted[0].detail)["accounts"]["refused"][0]
+    assert batch.apply([broken, good, *noted], 6) == 0           # each is noted once, never retried
+    assert pending([broken, good, *noted]) == []
