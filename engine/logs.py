@@ -32,12 +32,24 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, so a caller that swaps it
+    (pytest capture, an embedding notebook) never leaves the handler on a closed file."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
 def setup_logging(level: str = "info", stream: object = None) -> None:
     root = logging.getLogger()
     if getattr(root, "_slt_configured", False):
         root.setLevel(level.upper())
         return
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream) if stream is not None else StderrHandler()  # type: ignore[arg-type]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(SecretMaskingFilter())
     root.addHandler(handler)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError, Settings, load_settings
-from engine.logs import SecretMaskingFilter, register_secret
+from engine.logs import SecretMaskingFilter, StderrHandler, register_secret
 
 
 def test_defaults_match_the_original_system(tmp_path: Path) -> None:
@@ -86,6 +86,23 @@ def test_log_filter_masks_registered_secrets(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.INFO, logger="test.secret"):
         logger.info("connecting with %s", SECRET)
     assert SECRET not in caplog.text and "********" in caplog.text
+
+
+def test_log_handler_follows_sys_stderr_after_it_is_swapped_and_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest (or a notebook) swaps sys.stderr; a handler that kept the first one wrote
+    "ValueError: I/O operation on closed file" for every record after it was closed."""
+    import io
+    import logging
+
+    first, second = io.StringIO(), io.StringIO()
+    handler = StderrHandler()
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "applied migration %d", (3,), None)
+    monkeypatch.setattr("sys.stderr", first)
+    handler.handle(record)
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    handler.handle(record)
+    assert second.getvalue() == "applied migration 3\n"
 
 
 def test_cli_exits_with_the_message_on_bad_config(tmp_path: Path) -> None:
