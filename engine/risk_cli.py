@@ -26,7 +26,8 @@ from engine.core.types import HealthEvent
 from engine.risk import RiskManager
 from engine.risk.history import COMPONENT, Command, book_equity, command_event, replay
 from engine.risk.parameters import RISK_TABLE
-from engine.store.lake import Lake, connect
+from engine.store.lake import ALIAS, Lake, connect
+from engine.store.reader import query
 from engine.store.risk_reads import kill_switch_history, latest_regimes
 from engine.store.sql_cli import format_table
 from engine.store.writer import write_records
@@ -66,10 +67,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def exchange_now(lake: Lake) -> int:
-    row = lake.con.execute("SELECT greatest((SELECT max(event_time) FROM equity_snapshots), "
-                           "(SELECT max(event_time) FROM candles), (SELECT max(window_end) FROM regimes), "
-                           "(SELECT max(event_time) FROM health_events WHERE component = ?))", [COMPONENT]).fetchone()
-    return int(row[0]) if row and row[0] is not None else time.time_ns() // 10**6
+    now = query(lake, f"SELECT greatest((SELECT max(event_time) FROM {ALIAS}.equity_snapshots), "
+                      f"(SELECT max(event_time) FROM {ALIAS}.candles), (SELECT max(window_end) FROM {ALIAS}.regimes), "
+                      f"(SELECT max(event_time) FROM {ALIAS}.health_events WHERE component = ?)) AS now",
+                [COMPONENT])[0]["now"]
+    return int(now) if now is not None else time.time_ns() // 10**6
 
 
 def risk_from_store(lake: Lake, settings: Settings, now: int) -> tuple[RiskManager, list[HealthEvent]]:

@@ -31,13 +31,10 @@ class RoundTrip(NamedTuple):
 
 def query(lake: Lake, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Run a query on a fresh cursor; rows as dicts."""
-    cur = lake.con.cursor()
-    try:
+    with lake.reading() as cur:
         result = cur.execute(sql, list(params))
         names = [d[0] for d in result.description or ()]
         return [dict(zip(names, row)) for row in result.fetchall()]
-    finally:
-        cur.close()
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -70,11 +67,8 @@ def candles(lake: Lake, symbol: str, interval: str, start: int | None = None, en
 def candles_table(lake: Lake, symbol: str, interval: str, start: int | None = None, end: int | None = None) -> pa.Table:
     """The same candles as an Arrow table (for indicators and features)."""
     where, params = _where({"symbol = ?": symbol, "interval = ?": interval, "open_time >= ?": start, "open_time < ?": end})
-    cur = lake.con.cursor()
-    try:
+    with lake.reading() as cur:
         return cur.execute(f"SELECT * FROM {ALIAS}.candles{where} ORDER BY open_time", params).to_arrow_table()
-    finally:
-        cur.close()
 
 
 def fills(lake: Lake, account: str | None = None, symbol: str | None = None, since: int | None = None) -> list[Fill]:
@@ -143,11 +137,8 @@ def existing_ids(lake: Lake, record_type: type, ids: Sequence[str]) -> set[str]:
     """Which of these record ids are stored."""
     if not ids:
         return set()
-    cur = lake.con.cursor()
-    try:
+    with lake.reading() as cur:
         cur.register("_ids", pa.table({"record_id": pa.array(list(ids), pa.string())}))
         rows = cur.execute(f"SELECT DISTINCT t.record_id FROM {ALIAS}.{BY_TYPE[record_type].table} t "
                            "SEMI JOIN _ids i ON i.record_id = t.record_id").fetchall()
         return {r[0] for r in rows}
-    finally:
-        cur.close()

@@ -46,9 +46,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     attached = time.perf_counter()
     try:
-        result = lake.con.execute(args.query)
-        columns = [d[0] for d in result.description or ()]
-        rows = result.fetchall()
+        with lake.reading() as cur:
+            result = cur.execute(args.query)
+            columns = [d[0] for d in result.description or ()]
+            rows = result.fetchall()
     except duckdb.Error as exc:
         print(f"slt sql: {exc}", file=sys.stderr)
         return 1

@@ -63,3 +63,28 @@ def test_a_different_data_path_is_refused(settings: Settings) -> None:
     other = replace(settings, store_data_path=str(settings.data_dir / "elsewhere") + "/")
     with pytest.raises(StoreUnavailable, match="DATA_PATH"):
         connect(other)
+
+
+def test_a_reader_never_queries_while_a_writer_is_inside_its_transaction(settings: Settings) -> None:
+    """Readers hold the shared catalog lock per query, writers the exclusive one per transaction:
+    SQLite never sees both at once (a reader meeting a writer mid-commit slept a whole second)."""
+    import threading
+
+    init_store(settings)
+    answered = threading.Event()
+    counts: list[int] = []
+
+    def read() -> None:
+        with connect(settings, read_only=True) as reader_lake, reader_lake.reading() as cur:
+            counts.append(cur.execute("SELECT count(*) FROM candles").fetchone()[0])
+        answered.set()
+
+    with connect(settings) as writer_lake:
+        with writer_lake.write_transaction() as con:
+            thread = threading.Thread(target=read)
+            thread.start()
+            con.execute("INSERT INTO candles SELECT * FROM candles LIMIT 0")
+            assert not answered.wait(0.5), "a reader ran while the writer held its transaction"
+        assert answered.wait(60)
+        thread.join()
+    assert counts == [0]
