@@ -24,6 +24,7 @@ Rules, in the order `plan()` applies them:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from engine.execution.ledger import LedgerEvent, OpenTrade, TradeLedger
 from engine.execution.orders import EXITS, Leg, is_working, leg_of, merge, order_id
 from engine.execution.portfolio import Holding
 from engine.execution.protection import ProtectionRule
+
+log = logging.getLogger("engine.execution")
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,8 @@ class Book:
             return []
         if not fresh(wanted):
             self.wanted = None
+            log.info("%s %s: signal %s dropped: a candle closed before the book could act on it",
+                     self.account, self.symbol, wanted.signal_id)
             return []
         if position == 0:
             if self.working():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal as D
 
 import msgspec
+import pytest
 
 from engine.core.types import ExitReason, OrderStatus, OrderType, Side
 from engine.execution.book import Abandon, Book, Cancel, Place, Resolve
@@ -92,6 +94,16 @@ def test_one_position_per_symbol_and_an_opposite_signal_closes_and_reverses() ->
         b.on_order(transition(c.order, OrderStatus.CANCELED, T0, 0))
     [reverse] = placed(b.plan(T0, always_fresh, sized()))
     assert reverse.client_order_id == order_id(short.signal_id, Leg.ENTRY, ACCOUNT) and reverse.side is Side.SELL
+
+
+def test_a_signal_gone_stale_before_the_book_could_act_is_dropped_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    b = book()
+    sig = signal()
+    assert b.on_signal(sig) == "enter"
+    with caplog.at_level(logging.INFO, logger="engine.execution"):
+        assert b.plan(T0, never_fresh, sized()) == []
+    assert b.wanted is None and placed(b.plan(T0, always_fresh, sized())) == []
+    assert f"signal {sig.signal_id} dropped" in caplog.text
 
 
 def test_the_other_leg_is_cancelled_when_one_fills() -> None:
