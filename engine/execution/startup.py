@@ -8,7 +8,7 @@ The store's side arrives as `StoredState` (read by the composition root through
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -33,6 +33,7 @@ class StoredState:
     funding: tuple[FundingPayment, ...]
     signals: tuple[SignalRecord, ...]
     closed_trades: int
+    regimes: dict[str, str] = field(default_factory=dict)  # signal id -> the regime its entry was decided under
 
 
 async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: StoredState, *,
@@ -64,6 +65,8 @@ async def reconcile_account(manager: OrderManager, sync: AccountSync, stored: St
     for signal in stored.signals:
         if signal.symbol in books:
             books[signal.symbol].signals[signal.signal_id] = signal
+            if signal.signal_id in stored.regimes:
+                books[signal.symbol].regimes.setdefault(signal.signal_id, stored.regimes[signal.signal_id])
     named = await _name_fills(manager, [f for f in fills if f.record_id not in stored.view.fill_ids])
     result.record = [r for r in result.record if not isinstance(r, Fill)] + named
     manager.funding.add((*stored.funding, *funding))

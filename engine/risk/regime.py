@@ -25,6 +25,7 @@ a regime from a partial window would be a guess. `regime_history` skips such hou
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,21 @@ def regime_history(candles: Sequence[Candle] | pl.DataFrame, *, thresholds: Regi
         for reading in _evaluate(series, ats, thresholds):
             if not isinstance(reading, str):
                 yield reading
+
+
+def regimes_in_force(readings: Sequence[RegimeReading], moments: Sequence[tuple[str, int]]) -> list[Regime | None]:
+    """For each (symbol, exchange time), the regime of that symbol's latest reading with
+    `window_end <= time` (what the risk manager held then), or None when there was none. Used to
+    give a trade rebuilt after a crash the regime its entry was decided under."""
+    by_symbol: dict[str, list[RegimeReading]] = {}
+    for reading in sorted(readings, key=lambda r: r.window_end):
+        by_symbol.setdefault(reading.symbol, []).append(reading)
+    ends = {symbol: [r.window_end for r in rows] for symbol, rows in by_symbol.items()}
+    out: list[Regime | None] = []
+    for symbol, at in moments:
+        i = bisect.bisect_right(ends.get(symbol, []), at)
+        out.append(by_symbol[symbol][i - 1].regime if i else None)
+    return out
 
 
 def _evaluate(series: _Series, ats: np.ndarray, th: RegimeThresholds) -> list[RegimeReading | str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from engine.core.types import Fill, FundingPayment, Order, SignalRecord, TradeEntry, TradeExit
 from engine.execution.reconcile import StoreView
 from engine.execution.startup import StoredState
+from engine.risk.regime import RegimeReading, regimes_in_force
 from engine.store import reader
 from engine.store.lake import Lake
 
@@ -19,6 +20,10 @@ def load_trading_state(lake: Lake, account: str) -> StoredState:
     exits = reader.read(lake, TradeExit, **{"account = ?": account})
     signal_ids = sorted({o.signal_id for o in orders if o.signal_id})
     signals: list[SignalRecord] = reader.signals(lake, signal_ids)
+    symbols = sorted({s.symbol for s in signals})
+    readings = reader.read(lake, RegimeReading, **{"list_contains(?, symbol)": symbols}) if symbols else []
+    in_force = regimes_in_force(readings, [(s.symbol, s.event_time) for s in signals])
+    regimes = {s.signal_id: str(regime) for s, regime in zip(signals, in_force) if regime is not None}
     view = StoreView(tuple(orders), frozenset(f.record_id for f in fills), frozenset(p.record_id for p in funding),
                      frozenset(e.trade_id for e in entries), frozenset(x.trade_id for x in exits))
-    return StoredState(view, tuple(fills), tuple(funding), tuple(signals), len(exits))
+    return StoredState(view, tuple(fills), tuple(funding), tuple(signals), len(exits), regimes)

@@ -15,10 +15,12 @@ from engine.core.types import Candle
 from engine.risk.regime import (
     InsufficientHistory,
     Regime,
+    RegimeReading,
     RegimeThresholds,
     classify,
     detect_regime,
     regime_history,
+    regimes_in_force,
 )
 from tests.risk.builders import HOUR, T0, candles, geometric, zigzag
 
@@ -198,3 +200,14 @@ def test_readings_are_consistent_and_never_look_ahead(returns: list[float], cut:
     at = T0 + (25 + min(cut, len(closes) - 25)) * HOUR
     truncated = [c for c in series if c.open_time + HOUR <= at]
     assert detect_regime(series, at=at) == detect_regime(truncated)
+
+
+def test_regime_in_force_is_the_symbols_latest_reading_at_or_before_the_moment() -> None:
+    def reading(symbol: str, end: int, regime: Regime) -> RegimeReading:
+        return RegimeReading(symbol, "1m", regime, 0.0, 2.0, 1.0, 1.0, end - 86_400_000, end, 1440)
+
+    readings = [reading("BTCUSDT", 300_000, Regime.CRASH), reading("BTCUSDT", 0, Regime.NORMAL),
+                reading("ETHUSDT", 100_000, Regime.RALLY)]
+    moments = [("BTCUSDT", -1), ("BTCUSDT", 0), ("BTCUSDT", 299_999), ("BTCUSDT", 300_000), ("ETHUSDT", 10**9),
+               ("XRPUSDT", 10**9)]
+    assert regimes_in_force(readings, moments) == [None, Regime.NORMAL, Regime.NORMAL, Regime.CRASH, Regime.RALLY, None]
