@@ -146,7 +146,7 @@ class Lake:
         """A fresh cursor for one query. On a read-only lake it holds the shared catalog lock, so
         the query never meets a writer inside SQLite (see the module docstring). A writer's own
         reads take no lock: they may run inside its write transaction, and flock would deadlock."""
-        with _CatalogLock(self.catalog.lock_path if self.read_only else None, exclusive=False):
+        with _CatalogLock(self.catalog.lock_path if self.read_only else None, exclusive=False, required=False):
             cur = self.con.cursor()
             try:
                 cur.execute(f"USE {ALIAS}")  # a cursor is a new connection: unqualified names mean the lake
@@ -171,7 +171,10 @@ class Lake:
 
     def close(self) -> None:
         try:
-            self.con.close()
+            # Closing SQLite connections briefly takes file locks that could make a connection
+            # opening elsewhere sleep a whole second: close under the lock like everything else.
+            with _CatalogLock(self.catalog.lock_path, exclusive=not self.read_only, required=False):
+                self.con.close()
         finally:
             if self._keeper is not None:
                 self._keeper.close()
@@ -234,17 +237,29 @@ class _Keeper:
 
 class _CatalogLock:
     """`flock` on `<catalog>.lock`: exclusive for a writer, shared for a reader (SQLite catalogs
-    only; `None` is no lock). Released when the process dies."""
+    only; `None` is no lock). Released when the process dies. Unless `required`, a lock file that
+    cannot be opened (a read-only data directory, a catalog moved away with its directory) means
+    going without: waiting a second now and then beats failing to read or to close."""
 
-    def __init__(self, path: Path | None, exclusive: bool = True) -> None:
+    def __init__(self, path: Path | None, exclusive: bool = True, required: bool = True) -> None:
         self.path = path
-        self.mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        self.exclusive = exclusive
+        self.required = required
         self.fd: int | None = None
 
     def __enter__(self) -> None:
-        if self.path is not None:
+        if self.path is None:
+            return
+        try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self.fd, self.mode)
+        except OSError:
+            if self.required:
+                raise
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                return
+        fcntl.flock(self.fd, fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH)
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
@@ -273,7 +288,7 @@ def connect(settings: Settings, *, read_only: bool = False, create: bool = False
         # Writers attach under the exclusive lock: attaching a new catalog initialises it, which
         # must happen once even when several processes start at the same moment. Readers attach
         # under the shared one.
-        with _CatalogLock(catalog.lock_path, exclusive=not read_only):
+        with _CatalogLock(catalog.lock_path, exclusive=not read_only, required=not read_only):
             if catalog.path is not None and not read_only:
                 keeper = _Keeper(catalog.path, create)
             con.execute(attach_sql(catalog, data_path, read_only))
