@@ -20,6 +20,9 @@ Rules, in the order `plan()` applies them:
 6. In doubt (the exchange refused a reduce-only order: it sees no position to reduce; or protective
    orders keep failing): nothing new is sent for the symbol until the position is verified against
    the exchange (`AccountSync.verify`), which adopts the exchange's position if it differs.
+7. The operator's close-all (`close()`) closes the position at market (leg C) and forgets the
+   wanted signal. On a flat book with an entry in flight, the entry is abandoned if not sent yet,
+   and closed at market if it fills after all.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class Book:
     gave_up: set[tuple[str, Leg]] = field(default_factory=set)  # protective legs that kept failing
     leverage: int = 1                                           # as set on the exchange
     entry_leverage: dict[str, int] = field(default_factory=dict)  # entry client id -> leverage it must go at
+    closing: str | None = None                                  # a close-all that found only an entry in flight
     ledger: TradeLedger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -178,6 +182,10 @@ class Book:
         position = self.position
         if self.doubt:  # the exchange disagreed with our position: nothing new until it is verified
             return [Resolve(o) for o in self.working() if o.status is OrderStatus.UNKNOWN]
+        if self.closing is not None and position != 0:
+            self.close(self.closing, now_ms)  # the entry in flight filled after all: close it now
+        elif self.closing is not None and not self.working(Leg.ENTRY):
+            self.closing = None
         for order in self.working():
             if order.status is OrderStatus.UNKNOWN:
                 commands.append(Resolve(order))
@@ -192,7 +200,7 @@ class Book:
                     commands.append(Cancel(order, "the position is closed"))
                 elif leg_of(order.client_order_id) not in EXITS and order.signal_id != key:
                     commands.append(Cancel(order, "protects an earlier trade"))
-        if trade is not None and key is not None and self.entry_settled():
+        if trade is not None and key is not None and self.entry_settled() and not self.working(Leg.CLOSE):
             commands += self._protect(trade, key, position, now_ms)
         commands += self._follow(position, now_ms, fresh, enter)
         return commands
@@ -204,7 +212,11 @@ class Book:
         self.wanted = None
         position = self.position
         if position == 0:
+            if self.working(Leg.ENTRY):  # not sent yet: abandoned; already sent: closed once it fills
+                self.closing = command_id
+                return "flat, an entry in flight will not stay open"
             return "flat"
+        self.closing = None
         key = f"{command_id}:{self.symbol}"    # one order per symbol: ids are unique per account, not per symbol
         cid = order_id(key, Leg.CLOSE, self.account)
         if cid in self.orders:
@@ -218,6 +230,8 @@ class Book:
         leg = leg_of(order.client_order_id)
         if leg is Leg.ENTRY:
             signal = self.signals.get(order.signal_id)
+            if self.closing is not None:
+                return "an operator close-all came first"
             if position != 0 or len(self.working()) > 1:
                 return "no longer flat"
             if signal is None or not fresh(signal):

@@ -192,3 +192,28 @@ def test_the_operators_close_all_closes_at_market_once_and_cancels_the_protectio
     commands = b.plan(T0, always_fresh, sized())
     assert {c.order.signal_id for c in commands if isinstance(c, Cancel)} == {key} and not placed(commands)
     assert b.close("cmd-2", T0) == "flat"
+
+
+def test_a_close_all_on_a_flat_book_abandons_an_entry_not_yet_sent() -> None:
+    b = book()
+    assert b.on_signal(signal()) == "enter"
+    [entry] = placed(b.plan(T0, always_fresh, sized()))            # recorded PENDING, its Place not run yet
+    assert b.close("cmd-1", T0) == "flat, an entry in flight will not stay open"
+    [abandon] = b.plan(T0, always_fresh, sized())
+    assert isinstance(abandon, Abandon) and abandon.order == entry and "close-all came first" in abandon.why
+    b.on_order(transition(entry, OrderStatus.CANCELED, T0, 0))
+    assert b.plan(T0, always_fresh, sized()) == [] and b.closing is None
+
+
+def test_a_close_all_on_a_flat_book_closes_an_entry_that_was_already_sent_once_it_fills() -> None:
+    b = book()
+    sig = signal()
+    b.on_signal(sig)
+    [entry] = placed(b.plan(T0, always_fresh, sized()))
+    ack(b, entry.client_order_id, OrderStatus.NEW, exchange_id="101")   # sent before the command arrived
+    assert b.close("cmd-1", T0) == "flat, an entry in flight will not stay open"
+    ack(b, entry.client_order_id, OrderStatus.FILLED, "0.010", "101")
+    b.on_fill(fill(entry.client_order_id, 1, Side.BUY, "0.010", "60000", exchange_id="101"))
+    [close] = placed(b.plan(T0, always_fresh, sized()))
+    assert close.client_order_id == order_id("cmd-1:BTCUSDT", Leg.CLOSE, ACCOUNT) and close.side is Side.SELL
+    assert b.closing is None and placed(b.plan(T0, always_fresh, sized())) == [close]   # no protection meanwhile
