@@ -165,7 +165,7 @@ def standard_numpy(bars: Ohlcv, p: IndicatorParams, executor: Executor | None = 
         smoothed_tr[dp:dp + fading.shape[0]] = atr[dp:dp + fading.shape[0]] + (first - float(atr[dp])) * fading
         stage1 = stage1.with_columns(tr=pl.Series(smoothed_tr))
     stage1 = stage1.with_columns(macd=pl.Series(macd))
-    gain, loss, total = pl.col("gain"), pl.col("loss"), pl.col("gain") + pl.col("loss")
+    gain, total = pl.col("gain"), pl.col("gain") + pl.col("loss")
     di_plus = (pl.col("plus") / pl.col("tr")) * 100.0
     di_minus = (pl.col("minus") / pl.col("tr")) * 100.0
     di_sum = di_plus + di_minus
