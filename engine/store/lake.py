@@ -22,8 +22,8 @@ SQLite catalog in WAL mode, 2 writer processes + readers, 30 s runs):
 - The remaining ~1 s reader stalls (one in 83 `slt sql` queries on a CI machine; none in ~600 here
   under CPU and fsync stress) match that whole-second sleep: a WAL reader that meets a writer
   mid-commit (a torn wal-index header) retries five times at once, then sleeps. So a read-only
-  `Lake` takes a *shared* `flock` on `<catalog>.lock` while it attaches and while each query runs
-  (`reading()`), and SQLite never sees a reader and a writer at the same moment. The price: a
+  `Lake` takes a *shared* `flock` on `<catalog>.lock` while it attaches, while each query runs
+  (`reading()`) and while it closes, and SQLite never sees a reader and a writer at the same moment. The price: a
   long query delays the writers' next commit by its length (the recorder keeps acknowledging from
   its journal meanwhile); the `slt sql` prompt (the DuckDB CLI) takes no lock.
 - Readers attach with READ_ONLY and see each commit atomically; a writer's DATA_PATH must match the
@@ -147,9 +147,8 @@ class Lake:
         the query never meets a writer inside SQLite (see the module docstring). A writer's own
         reads take no lock: they may run inside its write transaction, and flock would deadlock."""
         with _CatalogLock(self.catalog.lock_path if self.read_only else None, exclusive=False, required=False):
-            cur = self.con.cursor()
+            cur = self.con.cursor()  # a new connection: name tables `lake.<table>` (or `USE lake` first)
             try:
-                cur.execute(f"USE {ALIAS}")  # a cursor is a new connection: unqualified names mean the lake
                 yield cur
             finally:
                 cur.close()

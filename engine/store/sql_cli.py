@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     attached = time.perf_counter()
     try:
         with lake.reading() as cur:
+            cur.execute(f"USE {ALIAS}")  # the user's unqualified table names mean the lake
             result = cur.execute(args.query)
             columns = [d[0] for d in result.description or ()]
             rows = result.fetchall()

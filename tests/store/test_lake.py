@@ -76,7 +76,7 @@ def test_a_reader_never_queries_while_a_writer_is_inside_its_transaction(setting
 
     def read() -> None:
         with connect(settings, read_only=True) as reader_lake, reader_lake.reading() as cur:
-            counts.append(cur.execute("SELECT count(*) FROM candles").fetchone()[0])
+            counts.append(cur.execute("SELECT count(*) FROM lake.candles").fetchone()[0])
         answered.set()
 
     with connect(settings) as writer_lake:
