@@ -21,7 +21,8 @@ def load_trading_state(lake: Lake, account: str) -> StoredState:
     signal_ids = sorted({o.signal_id for o in orders if o.signal_id})
     signals: list[SignalRecord] = reader.signals(lake, signal_ids)
     symbols = sorted({s.symbol for s in signals})
-    readings = reader.read(lake, RegimeReading, **{"list_contains(?, symbol)": symbols}) if symbols else []
+    readings = reader.read(lake, RegimeReading, **{"list_contains(?, symbol)": symbols,
+                                                   "window_end <= ?": max(s.event_time for s in signals)}) if symbols else []
     in_force = regimes_in_force(readings, [(s.symbol, s.event_time) for s in signals])
     regimes = {s.signal_id: str(regime) for s, regime in zip(signals, in_force) if regime is not None}
     view = StoreView(tuple(orders), frozenset(f.record_id for f in fills), frozenset(p.record_id for p in funding),
