@@ -111,6 +111,13 @@ def _secret(raw: str) -> Secret:
     return Secret(raw)
 
 
+def _secret_url(raw: str) -> Secret:
+    """A URL that is itself a credential (a webhook): checked, then kept masked."""
+    if not raw.strip().startswith(("http://", "https://")):
+        raise ValueError("not an http(s) URL")
+    return Secret(raw.strip())
+
+
 FRACTION = "a number from 0 to 1"
 POSITIVE = "a number greater than 0"
 
@@ -172,6 +179,16 @@ VARIABLES: tuple[Var, ...] = (
         "seconds between listen-key keepalives, from 1 to 3600"),
     Var("SLT_EXCHANGE_TIMEOUT", "exchange_timeout", _number(0, 120, lo_open=True),
         "seconds to wait for an exchange answer, greater than 0 and at most 120"),
+    # Health monitor (engine/health): endpoints, alert webhook, the thresholds of its rules.
+    Var("SLT_HEALTH_HOST", "health_host", _text, "a host name or address for /health and /metrics"),
+    Var("SLT_HEALTH_PORT", "health_port", _port, "a TCP port 1-65535"),
+    Var("SLT_ALERT_WEBHOOK_URL", "alert_webhook_url", _secret_url,
+        "an http(s) URL that takes a JSON POST (Slack or Discord incoming webhook)", secret=True),
+    Var("SLT_HEALTH_MEMORY_PERCENT", "health_memory_percent", _number(1, 100), "a percentage from 1 to 100"),
+    Var("SLT_HEALTH_RSS_MB", "health_rss_mb", _number(1, None), "MiB, at least 1"),
+    Var("SLT_HEALTH_CPU_PERCENT", "health_cpu_percent", _number(1, None), "a percentage of one core, at least 1"),
+    Var("SLT_HEALTH_THREAD_COUNT", "health_thread_count", _number(1, None, integer=True), "an integer >= 1"),
+    Var("SLT_HEALTH_API_LATENCY_MS", "health_api_latency_ms", _number(1, None), "milliseconds, at least 1"),
 )
 _BY_ENV = {v.env: v for v in VARIABLES}
 
@@ -225,6 +242,14 @@ class Settings:
     user_poll_seconds: float = 5.0
     listen_key_keepalive: float = 1800.0
     exchange_timeout: float = 10.0
+    health_host: str = "127.0.0.1"
+    health_port: int = 8766
+    alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
+    health_memory_percent: float = 85.0
+    health_rss_mb: float = 4096.0
+    health_cpu_percent: float = 90.0
+    health_thread_count: int = 500
+    health_api_latency_ms: float = 5000.0
 
     def __post_init__(self) -> None:
         # Derived defaults: paths follow the data directory, URLs follow host and ports.
