@@ -16,19 +16,19 @@ import time
 
 STARTED = time.monotonic()  # before the heavy imports: start-up is measured from here
 
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-from decimal import Decimal  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
+import asyncio
+import logging
+import signal
+import sys
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from engine.config import ConfigError, Settings, load_settings  # noqa: E402
-from engine.core.clock import ExchangeClock  # noqa: E402
-from engine.core.errors import SltError  # noqa: E402
-from engine.core.intervals import INTERVAL_MS  # noqa: E402
-from engine.core.secret import Secret  # noqa: E402
-from engine.logs import setup_logging  # noqa: E402
+from engine.config import ConfigError, Settings, load_settings
+from engine.core.clock import ExchangeClock
+from engine.core.errors import SltError
+from engine.core.intervals import INTERVAL_MS
+from engine.core.secret import Secret
+from engine.logs import setup_logging
 
 if TYPE_CHECKING:
     from engine.accounts import AccountGroup
@@ -56,10 +56,11 @@ def accounts(settings: Settings) -> list[tuple[str, Decimal, AccountGroup, Secre
 
 
 def build(settings: Settings, recorder: object) -> object:
+    from engine.core.clock import wall_ms
     from engine.execution.batch import BatchCommands
     from engine.execution.desk import Desk
     from engine.execution.killswitch import KillSwitchKeeper
-    from engine.execution.manager import OrderManager, wall_ms
+    from engine.execution.manager import OrderManager
     from engine.execution.pnl import PnlCalculator
     from engine.execution.portfolio import Portfolio
     from engine.execution.protection import EntrySizing, ProtectionRule

@@ -18,14 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.accounts.account import AccountSpec, missing_credentials, parse_account_specs
+from engine.accounts.account import (
+    AccountSpec,
+    missing_credentials,
+    parse_account_specs,
+)
 from engine.core.errors import ConfigError
+from engine.core.intervals import INTERVAL_MS
 from engine.core.secret import Secret
 
-__all__ = ["Settings", "Secret", "ConfigError", "load_settings", "VARIABLES", "parse_env_file"]
+__all__ = ["VARIABLES", "ConfigError", "Secret", "Settings", "load_settings", "parse_env_file"]
 
 ENV_PREFIX = "SLT_"
-KNOWN_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+KNOWN_INTERVALS = tuple(INTERVAL_MS)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 # Per-account credentials (multi-account trading): SLT_ACCOUNT_<ID>_KEY / _SECRET.
 DYNAMIC_VARIABLES = (re.compile(r"^SLT_ACCOUNT_[A-Z0-9_]+_(KEY|SECRET)$"),)

@@ -33,21 +33,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.core.aio import within
-from engine.core.clock import ExchangeClock
+from engine.core.clock import ExchangeClock, wall_ms
 from engine.core.errors import AuthenticationFailed, ExchangeError, SltError
 from engine.core.intervals import INTERVAL_MS
 from engine.core.types import Candle, EquitySnapshot, HealthEvent
 from engine.execution.batch import BatchCommands
 from engine.execution.book import Book
 from engine.execution.desk import Desk
-from engine.execution.manager import wall_ms
 from engine.execution.ports import RiskStorePort
 from engine.execution.protection import ProtectionRule
 from engine.execution.startup import StoredState, reconcile_account
 from engine.execution.trader import Trader
 
 log = logging.getLogger("engine")
-PAGE = 1000
 
 
 class MarketFeedPort(Protocol):
@@ -243,24 +241,13 @@ class Engine:
         now = self.p.clock.now_ms()
         for symbol in self.p.trader.streams:
             try:
-                candles = await self._history(symbol, regimes.tracker.interval, now - regimes.tracker.keep_ms, now)
+                candles = await self.live[0].venue.fetch_candle_range(symbol, regimes.tracker.interval,
+                                                                    now - regimes.tracker.keep_ms, now)
             except ExchangeError as exc:
                 log.warning("regime %s: candles for the 24 h window unavailable (%s): keeping %s", symbol, exc,
                             self.p.trader.risk.regime(symbol))
                 continue
             regimes.seed(symbol, candles, now)
-
-    async def _history(self, symbol: str, interval: str, start: int, now: int) -> list[Candle]:
-        """Closed candles of `symbol` from `start` to `now`, paging by 1000."""
-        venue, step = self.live[0].venue, INTERVAL_MS[interval]
-        found: list[Candle] = []
-        while start < now:
-            page = await venue.fetch_candles(symbol, interval, start, PAGE)
-            found += [c for c in page if c.close_time < now]
-            if len(page) < PAGE:
-                break
-            start = page[-1].open_time + step
-        return found
 
     async def _kill_switch_history(self) -> tuple[int, list[EquitySnapshot], list[HealthEvent]] | None:
         keeper, store = self.p.trader.kill_switch, self.p.risk_store
@@ -316,11 +303,11 @@ class Engine:
             for desk in self.live:
                 try:
                     await desk.sync.check()  # type: ignore[union-attr]
-                except Exception:  # noqa: BLE001 - a failed check is logged and retried
+                except Exception:
                     log.exception("%s: consistency check failed", desk.account)
             try:
                 await self.risk_poll()
-            except Exception:  # noqa: BLE001 - the store may be briefly unreachable: next time
+            except Exception:
                 log.exception("risk poll failed")
 
     async def risk_poll(self, *, force: bool = False) -> None:

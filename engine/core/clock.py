@@ -8,6 +8,11 @@ import time
 from typing import Protocol
 
 
+def wall_ms() -> int:
+    """Our own wall-clock time in ms (receive and record times: a fact about us, not trading time)."""
+    return time.time_ns() // 1_000_000
+
+
 class Clock(Protocol):
     def now_ms(self) -> int:
         """Current time in milliseconds since the Unix epoch (UTC)."""
@@ -28,7 +33,7 @@ class SystemClock:
         self.offset_ms = offset_ms
 
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
+        return wall_ms() + self.offset_ms
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -73,8 +78,7 @@ class ExchangeClock:
         self._now_ms = start_ms
 
     def observe(self, event_time_ms: int) -> None:
-        if event_time_ms > self._now_ms:
-            self._now_ms = event_time_ms
+        self._now_ms = max(self._now_ms, event_time_ms)
 
     def now_ms(self) -> int:
         return self._now_ms

@@ -22,18 +22,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
 
-from engine.core.clock import Clock
-from engine.core.errors import (DuplicateClientOrderId, ExchangeError, OrderNotFound, OrderRejected, OrderStateUnknown,
-                                TemporaryExchangeError)
+from engine.core.clock import Clock, wall_ms
+from engine.core.errors import (
+    DuplicateClientOrderId,
+    ExchangeError,
+    OrderNotFound,
+    OrderRejected,
+    OrderStateUnknown,
+    TemporaryExchangeError,
+)
 from engine.core.ids import is_ours
-from engine.core.types import (Fill, FundingPayment, HealthEvent, Order, OrderStatus, OrderType, Record,
-                               SignalRecord, TradeExit)
+from engine.core.types import (
+    Fill,
+    FundingPayment,
+    HealthEvent,
+    Order,
+    OrderStatus,
+    OrderType,
+    Record,
+    SignalRecord,
+    TradeExit,
+)
 from engine.execution.book import Abandon, Book, Cancel, Command, Place, Resolve
 from engine.execution.funding import FundingLedger
 from engine.execution.ledger import ClosedTrade, LedgerEvent
@@ -44,11 +58,6 @@ log = logging.getLogger("engine.execution")
 Gate = Callable[[Book, Order], Order | str]  # the risk check of an exit or protective order: as sized, or why not
 KEEP_MS = 3_600_000  # finished orders and fill ids are kept an hour (exchange time) after they settle
 Enter = Callable[[Book, SignalRecord], Order | None]
-
-
-def wall_ms() -> int:
-    """Our receive time (a fact about us, not trading time)."""
-    return time.time_ns() // 1_000_000
 
 
 class OrderManager:
@@ -173,7 +182,7 @@ class OrderManager:
                 self._abandon(book, command)
         except TemporaryExchangeError as exc:
             self._cool(cid, f"{type(command).__name__.lower()} {cid}: {exc}")
-        except Exception:  # noqa: BLE001 - one order's bug must not stop the others
+        except Exception:
             log.exception("%s of %s failed unexpectedly", type(command).__name__, cid)
             self._cool(cid, "unexpected error")
         finally:

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from engine.core.clock import wall_ms
 from engine.core.errors import OrderNotFound
 from engine.core.ids import is_ours
 from engine.core.types import Fill, FundingPayment, Order, SignalRecord
 from engine.execution.book import Cancel
-from engine.execution.manager import KEEP_MS, OrderManager, wall_ms
-from engine.execution.reconcile import ExchangeView, Reconciliation, StoreView, rebuild, reconcile
+from engine.execution.manager import KEEP_MS, OrderManager
+from engine.execution.reconcile import (
+    ExchangeView,
+    Reconciliation,
+    StoreView,
+    rebuild,
+    reconcile,
+)
 from engine.execution.sync import FILL_OVERLAP_MS, AccountSync
 
 log = logging.getLogger("engine.reconcile")

@@ -11,14 +11,20 @@ import asyncio
 import hashlib
 import logging
 
-from engine.core.clock import ExchangeClock
+from engine.core.clock import ExchangeClock, wall_ms
 from engine.core.errors import ExchangeError, OrderNotFound
 from engine.core.types import ZERO, HealthEvent, Position
-from engine.execution.manager import OrderManager, wall_ms
+from engine.core.user_events import (
+    AccountUpdate,
+    AlgoUpdate,
+    OrderUpdate,
+    StreamExpired,
+    UserEvent,
+)
+from engine.execution.manager import OrderManager
 from engine.execution.portfolio import Portfolio
-from engine.execution.reconcile import adopt_position
 from engine.execution.ports import VenuePort
-from engine.core.user_events import AccountUpdate, AlgoUpdate, OrderUpdate, StreamExpired, UserEvent
+from engine.execution.reconcile import adopt_position
 
 log = logging.getLogger("engine.execution")
 FILL_OVERLAP_MS = 60_000  # polls ask for fills from a minute before the last one seen: ids dedupe

@@ -25,14 +25,21 @@ from decimal import Decimal
 import msgspec
 
 from engine.accounts import Strategy
-from engine.core.clock import ExchangeClock
+from engine.core.clock import ExchangeClock, wall_ms
 from engine.core.market import AggTrade, MarkPrice
-from engine.core.types import Candle, EquitySnapshot, Order, OrderType, Position, SignalRecord
+from engine.core.types import (
+    Candle,
+    EquitySnapshot,
+    Order,
+    OrderType,
+    Position,
+    SignalRecord,
+)
 from engine.execution.allotment import Allotment, Seat, allot
 from engine.execution.book import Book
 from engine.execution.desk import Desk
 from engine.execution.killswitch import KillSwitchKeeper
-from engine.execution.manager import OrderManager, wall_ms
+from engine.execution.manager import OrderManager
 from engine.execution.orders import Leg, order_id
 from engine.execution.pnl import PriceSource
 from engine.execution.portfolio import Portfolio

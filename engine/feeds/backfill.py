@@ -24,6 +24,7 @@ from engine.core.clock import Clock
 from engine.core.intervals import INTERVAL_MS
 from engine.core.types import Candle
 from engine.feeds.sequencer import CandleSequencer, Gap
+from engine.venues.klines import candle_pages
 
 log = logging.getLogger("engine.feeds.backfill")
 
@@ -92,24 +93,24 @@ class Backfiller:
         return True
 
     async def _fill(self, gap: Gap) -> None:
-        step = INTERVAL_MS[gap.interval]
-        start, fetched = gap.first, 0
-        while start <= gap.last:
-            self.requests += 1
-            page = await self.source.fetch_candles(gap.symbol, gap.interval, start, self.page)
-            now = self.exchange_time()
-            closed = [c if c.event_time else _stamped(c) for c in page if c.open_time >= start and c.close_time < now]
-            if not closed:
-                break
+        step, fetched = INTERVAL_MS[gap.interval], 0
+        pages = candle_pages(self._counted, gap.symbol, gap.interval, gap.first, self.exchange_time(), limit=self.page)
+        async for page in pages:
+            closed = [c if c.event_time else _stamped(c) for c in page]
             ours = {id(c) for c in closed}
             released = self.sequencer.fill(gap.symbol, gap.interval, closed)
             fetched += sum(1 for c in released if id(c) in ours)
             if released:
                 self.emit(released)
-            start = closed[-1].open_time + step
+            if closed[-1].open_time + step > gap.last:
+                break
         self.bars += fetched
         if fetched:
             log.info("backfilled %d %s %s bars from %d", fetched, gap.symbol, gap.interval, gap.first)
+
+    async def _counted(self, symbol: str, interval: str, start_ms: int, limit: int) -> list[Candle]:
+        self.requests += 1
+        return await self.source.fetch_candles(symbol, interval, start_ms, limit)
 
 
 def _stamped(candle: Candle) -> Candle:

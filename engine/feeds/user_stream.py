@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,9 +29,14 @@ from websockets.asyncio.client import connect
 
 from engine.core.aio import within
 from engine.core.backoff import Backoff
-from engine.core.clock import Clock, SystemClock
+from engine.core.clock import Clock, SystemClock, wall_ms
 from engine.core.errors import AuthenticationFailed, ExchangeError
-from engine.feeds.user_parse import StreamExpired, UserEvent, UserFrameError, parse_user_frame
+from engine.feeds.user_parse import (
+    StreamExpired,
+    UserEvent,
+    UserFrameError,
+    parse_user_frame,
+)
 
 log = logging.getLogger("engine.feeds.user")
 
@@ -69,9 +73,6 @@ class UserStreamStats:
     last_error: str | None = None
     bad_by_event: dict[str, int] = field(default_factory=dict)
 
-
-def received_now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class UserStream:
@@ -164,7 +165,7 @@ class UserStream:
         self.stats.frames += 1
         self._last_frame = self.clock.monotonic()
         try:
-            event = parse_user_frame(frame, self.account, received_now())
+            event = parse_user_frame(frame, self.account, wall_ms())
         except UserFrameError as exc:
             self.stats.bad_frames += 1
             self.stats.bad_by_event[exc.event] = self.stats.bad_by_event.get(exc.event, 0) + 1
@@ -182,7 +183,7 @@ class UserStream:
         self.stats.events += 1
         try:
             self.handle(event)
-        except Exception:  # noqa: BLE001 - one bad event must not stop the stream
+        except Exception:
             self.stats.handler_errors += 1
             log.exception("user stream of %s: handling %s failed", self.account, type(event).__name__)
         return False

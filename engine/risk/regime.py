@@ -20,7 +20,7 @@ the last closed candle closed), over the window (at - 24 h, at]:
 
 Too little history (no candles, a window that starts before the first candle, or a gap of a whole
 hour inside the window) raises `InsufficientHistory`, a `DataError` saying which hour is missing:
-a regime from a partial window would be a guess. `regime_history` skips such hours.
+a regime from a partial window would be a guess. `regime_checks` skips such grid times.
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ import numpy as np
 import polars as pl
 
 from engine.core.errors import DataError
+from engine.core.intervals import HOUR_MS, INTERVAL_MS
 from engine.core.types import Candle
 
-HOUR_MS = 3_600_000
 WINDOW_HOURS = 24
 ROUND_DIGITS = 9
-INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": HOUR_MS}
+# regimes are read over whole hours, so on candles of 1h or a divisor of it
+REGIME_INTERVAL_MS = {name: ms for name, ms in INTERVAL_MS.items() if HOUR_MS % ms == 0}
 
 
 class Regime(StrEnum):
@@ -136,24 +137,39 @@ def detect_regime(candles: Sequence[Candle] | pl.DataFrame, *, at: int | None = 
     return result
 
 
-def regime_history(candles: Sequence[Candle] | pl.DataFrame, *, thresholds: RegimeThresholds = DEFAULT_THRESHOLDS,
-                   start: int | None = None, end: int | None = None, symbol: str | None = None,
-                   interval: str | None = None) -> Iterator[RegimeReading]:
-    """The regime at every full UTC hour from the first with 24 h of history (or `start`) to the last
-    candle (or `end`); hours with insufficient history are skipped. Each reading equals
-    `detect_regime(candles, at=hour)`: no look-ahead."""
+def check_time(now_ms: int, check_ms: int) -> int:
+    """The latest regime check grid time at or before `now_ms`: checks fall on every multiple of
+    `check_ms` since the epoch (`RISK_REGIME_CHECK_INTERVAL`), so the engine, a restart, a replay at
+    any speed and a scheduled flow evaluate at the same moments and name the same records."""
+    return now_ms - now_ms % check_ms
+
+
+def next_check_time(at_ms: int, check_ms: int) -> int:
+    """The first grid time after a check at `at_ms`."""
+    return (at_ms // check_ms + 1) * check_ms
+
+
+def regime_checks(candles: Sequence[Candle] | pl.DataFrame, *, check_ms: int = HOUR_MS,
+                  thresholds: RegimeThresholds = DEFAULT_THRESHOLDS, start: int | None = None,
+                  end: int | None = None, symbol: str | None = None,
+                  interval: str | None = None) -> Iterator[RegimeReading]:
+    """The regime at every check grid time (multiples of `check_ms`, hourly by default) from the first
+    with 24 h of history (or `start`) to the last candle's close (or `end`); grid times with insufficient
+    history are skipped. Each reading equals `detect_regime(candles, at=t)`: no look-ahead."""
+    if check_ms <= 0:
+        raise DataError(f"the regime check interval must be > 0 ms, got {check_ms}")
     series = _series(candles, symbol, interval)
     if len(series.end) == 0:
         return
-    first = -(-(int(series.end[0]) + WINDOW_HOURS * HOUR_MS) // HOUR_MS) * HOUR_MS
-    last = int(series.end[-1]) // HOUR_MS * HOUR_MS
+    first = next_check_time(int(series.end[0]) + WINDOW_HOURS * HOUR_MS - 1, check_ms)
+    last = check_time(int(series.end[-1]), check_ms)
     if start is not None:
-        first = max(first, -(-start // HOUR_MS) * HOUR_MS)
+        first = max(first, next_check_time(start - 1, check_ms))
     if end is not None:
-        last = min(last, end // HOUR_MS * HOUR_MS)
-    chunk = 20_000 * HOUR_MS
+        last = min(last, check_time(end, check_ms))
+    chunk = 20_000 * check_ms
     for lo in range(first, last + 1, chunk):
-        ats = np.arange(lo, min(lo + chunk, last + HOUR_MS), HOUR_MS, dtype=np.int64)
+        ats = np.arange(lo, min(lo + chunk, last + check_ms), check_ms, dtype=np.int64)
         for reading in _evaluate(series, ats, thresholds):
             if not isinstance(reading, str):
                 yield reading
@@ -249,10 +265,10 @@ def _one(values: set[str], what: str) -> str:
 
 
 def _step(interval: str) -> tuple[str, int]:
-    if interval not in INTERVAL_MS:
+    if interval not in REGIME_INTERVAL_MS:
         raise DataError(f"regime detection needs candles of 1h or a divisor of it "
-                        f"({', '.join(INTERVAL_MS)}), got {interval!r}")
-    return interval, INTERVAL_MS[interval]
+                        f"({', '.join(REGIME_INTERVAL_MS)}), got {interval!r}")
+    return interval, REGIME_INTERVAL_MS[interval]
 
 
 def _checked(symbol: str, interval: str, opens: np.ndarray, closes: np.ndarray, step: int) -> _Series:

@@ -22,25 +22,33 @@ from collections import deque
 from collections.abc import Iterable
 
 from engine.core.errors import DataError
+from engine.core.intervals import HOUR_MS
 from engine.core.types import Candle
-from engine.risk.regime import HOUR_MS, INTERVAL_MS, WINDOW_HOURS, RegimeReading, detect_regime
+from engine.risk.regime import (
+    REGIME_INTERVAL_MS,
+    WINDOW_HOURS,
+    RegimeReading,
+    check_time,
+    detect_regime,
+    next_check_time,
+)
 
 WINDOW_MS = (WINDOW_HOURS + 1) * HOUR_MS   # the 24 h window plus the hour its first close is read from
 
 
 def regime_interval(traded_interval: str) -> str:
     """The candles regimes are measured on: the traded ones when they divide an hour, else 1h."""
-    return traded_interval if traded_interval in INTERVAL_MS else "1h"
+    return traded_interval if traded_interval in REGIME_INTERVAL_MS else "1h"
 
 
 class RegimeTracker:
     def __init__(self, interval: str, check_ms: int) -> None:
-        if interval not in INTERVAL_MS:
+        if interval not in REGIME_INTERVAL_MS:
             raise DataError(f"regimes are measured on 1h candles or a divisor of an hour, got {interval!r}")
         if check_ms <= 0:
             raise DataError(f"the regime check interval must be > 0 ms, got {check_ms}")
         self.interval = interval
-        self.step_ms = INTERVAL_MS[interval]
+        self.step_ms = REGIME_INTERVAL_MS[interval]
         self.check_ms = check_ms
         self.keep_ms = WINDOW_MS + check_ms   # a check may evaluate up to one interval before the newest candle
         self._candles: dict[str, deque[Candle]] = {}
@@ -86,13 +94,13 @@ class RegimeTracker:
     def due(self, symbol: str, now_ms: int) -> int | None:
         """The grid time to evaluate `symbol` at, if a check is due by `now_ms` (the latest one
         when several were missed), else None. Call `done()` once it has run."""
-        grid = now_ms - now_ms % self.check_ms
+        grid = check_time(now_ms, self.check_ms)
         nxt = self._next_due.get(symbol)
         return grid if nxt is None or grid >= nxt else None
 
     def done(self, symbol: str, at_ms: int) -> None:
         """A check of `symbol` at `at_ms` ran (or was taken over): the next is the grid time after it."""
-        self._next_due[symbol] = max(self._next_due.get(symbol, 0), (at_ms // self.check_ms + 1) * self.check_ms)
+        self._next_due[symbol] = max(self._next_due.get(symbol, 0), next_check_time(at_ms, self.check_ms))
 
     def reading(self, symbol: str, at_ms: int | None = None) -> RegimeReading:
         """`detect_regime` on the candles held, at `at_ms` (default: when the newest one closed).

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.intervals import INTERVAL_MS
 from engine.sim.instruments import decimals
 from engine.sim.market import Partial, SymbolState, Tick
 from engine.sim.numbers import num
-from engine.sim.tape import INTERVALS
 
 
 def kline(state: SymbolState, interval: str, bar: Partial, closed: bool, time: int, trades: int) -> dict[str, Any]:
     typical = (bar.open + bar.high + bar.low + bar.close) / 4
     last = state.agg_id
     return {"e": "kline", "E": time, "s": state.symbol, "k": {
-        "t": bar.open_time, "T": bar.open_time + INTERVALS[interval] - 1, "s": state.symbol, "i": interval,
+        "t": bar.open_time, "T": bar.open_time + INTERVAL_MS[interval] - 1, "s": state.symbol, "i": interval,
         "f": max(1, last - trades + 1), "L": last, "o": num(bar.open), "c": num(bar.close), "h": num(bar.high),
         "l": num(bar.low), "v": num(bar.volume), "n": trades, "x": closed, "q": f"{bar.volume * typical:.4f}",
         "V": num(round(bar.volume / 2, 8)), "Q": f"{bar.volume / 2 * typical:.4f}", "B": "0"}}

@@ -12,10 +12,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from engine.core.intervals import INTERVAL_MS, align
 from engine.sim.instruments import SymbolSpec, decimals
 from engine.sim.path import path_points, step_offsets
 from engine.sim.pricing import Quote
-from engine.sim.tape import INTERVALS, Tape, align
+from engine.sim.tape import Tape
 
 CHUNK = 1024
 
@@ -118,7 +119,7 @@ class Market:
         first = next(iter(tapes.values()))
         self.interval = first.base.interval
         self.intervals = list(first.history)
-        self.offsets = step_offsets(INTERVALS[self.interval], ticks_per_bar)
+        self.offsets = step_offsets(INTERVAL_MS[self.interval], ticks_per_bar)
 
     def begin(self, bar_open: int) -> None:
         """Position every symbol before the bar opening at `bar_open`, folding the earlier base bars

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from engine.core.intervals import INTERVAL_MS
 from engine.sim import frames
 from engine.sim.events import Event
 from engine.sim.market import BarClose, Market, Tick
 from engine.sim.matching import Exchange
 from engine.sim.streams import Hub
-from engine.sim.tape import INTERVALS
 from engine.sim.views import next_funding, ticker_24h
 
 log = logging.getLogger("engine.sim.replay")
@@ -47,7 +47,7 @@ class Replay:
         self.exchange = exchange
         self.hub = hub
         self.dispatch = dispatch
-        self.interval_ms = INTERVALS[market.interval]
+        self.interval_ms = INTERVAL_MS[market.interval]
         if start_ms % self.interval_ms:
             raise ValueError(f"replay start {start_ms} is not on a {market.interval} boundary")
         self.start_ms = start_ms
@@ -161,7 +161,7 @@ class Replay:
         stream = f"{close.symbol.lower()}@kline_{close.interval}"
         if self.hub.wants(stream):
             state = self.market.states[close.symbol]
-            trades = (INTERVALS[close.interval] // self.interval_ms) * (self.market.ticks + 1)
+            trades = (INTERVAL_MS[close.interval] // self.interval_ms) * (self.market.ticks + 1)
             self.hub.publish(stream, frames.kline(state, close.interval, close.bar, True, time, trades))
 
     # ---- pacing (real time) ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from engine.core.clock import wall_ms
 from engine.core.secret import Secret
 from engine.logs import register_secret
 from engine.sim import admin, persist, rest_account, rest_market, views, ws
@@ -28,17 +28,14 @@ from engine.sim.options import SimOptions
 from engine.sim.pricing import FeeSchedule, SlippageModel
 from engine.sim.ratelimit import RateLimiter, weight_of
 from engine.sim.replay import Replay
-from engine.sim.streams import Connection, Hub
 from engine.sim.sources import load_tapes
+from engine.sim.streams import Connection, Hub
 from engine.sim.tape import align
 from engine.sim.userstream import ListenKeys, UserEvents
 
 log = logging.getLogger("engine.sim")
 _json = msgspec.json.Encoder(decimal_format="string")
 
-
-def real_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Simulator:
@@ -58,9 +55,9 @@ class Simulator:
         self.hub = Hub(options.ws_max_queue)
         self.faults = Faults()
         self.hub.before_frame = self.faults.before_frame
-        self.listen_keys = ListenKeys(real_ms, int(options.listen_key_ttl * 1000), options.seed)
+        self.listen_keys = ListenKeys(wall_ms, int(options.listen_key_ttl * 1000), options.seed)
         self.user_events = UserEvents(self.hub, self.listen_keys, specs)
-        self.limiter = RateLimiter(real_ms, options.weight_limit, options.orders_per_10s, options.orders_per_minute)
+        self.limiter = RateLimiter(wall_ms, options.weight_limit, options.orders_per_10s, options.orders_per_minute)
         self.market = Market(tapes, specs, options.ticks_per_bar)
         self.replay = Replay(self.market, self.exchange, self.hub, self.dispatch, start_ms=start, end_ms=end,
                              speed=options.speed, paused=options.paused,
@@ -104,8 +101,8 @@ class Simulator:
     def auth_now(self, request: web.Request | None = None) -> int:
         """The auth clock: real time plus any clock-skew fault."""
         if request is None:
-            return real_ms() + self.faults.clock_skew_ms()
-        return real_ms() + self.faults.clock_skew_ms(request.method, request.path)
+            return wall_ms() + self.faults.clock_skew_ms()
+        return wall_ms() + self.faults.clock_skew_ms(request.method, request.path)
 
     async def authenticate(self, request: web.Request, *, signed: bool = True) -> tuple[str, dict[str, str]]:
         key = api_key_of(request.headers, self.secret_of)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from engine.core.intervals import INTERVAL_MS, align
 from engine.sim.instruments import KNOWN, SymbolSpec, decimals, spec_for
 from engine.sim.options import DEFAULT_START, SimOptions, parse_time
 from engine.sim.synthetic import generate, parse_segments, synthetic_tape
-from engine.sim.tape import INTERVALS, Tape, align, load_tape
+from engine.sim.tape import Tape, load_tape
 
 SYNTHETIC_START = "2024-01-02T00:00:00Z"
 SYNTHETIC_PRICES = {"BTCUSDT": 30000.0, "ETHUSDT": 2000.0, "XRPUSDT": 0.5}
@@ -18,14 +19,14 @@ SYNTHETIC_PRICES = {"BTCUSDT": 30000.0, "ETHUSDT": 2000.0, "XRPUSDT": 0.5}
 def load_tapes(options: SimOptions) -> tuple[dict[str, Tape], dict[str, SymbolSpec], int, int]:
     """Tapes and symbol specs for the options' source; returns (tapes, specs, start_ms, end_ms)."""
     interval = options.interval
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}")
+    if interval not in INTERVAL_MS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVAL_MS)}; got {interval!r}")
     tapes: dict[str, Tape] = {}
     specs: dict[str, SymbolSpec] = {}
     if options.source == "synthetic":
         start = options.start_ms if options.start_ms is not None else parse_time(SYNTHETIC_START)
-        start = int(align(start, interval if INTERVALS[interval] >= INTERVALS["1h"] else "1h"))
-        first = start - options.synthetic_history_hours * INTERVALS["1h"]
+        start = int(align(start, interval if INTERVAL_MS[interval] >= INTERVAL_MS["1h"] else "1h"))
+        first = start - options.synthetic_history_hours * INTERVAL_MS["1h"]
         segments = parse_segments(options.regimes)
         for i, symbol in enumerate(options.symbols):
             price = SYNTHETIC_PRICES.get(symbol, 100.0)

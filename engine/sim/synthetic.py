@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.core.intervals import INTERVAL_MS
 from engine.risk.regime import Regime
-from engine.sim.tape import INTERVALS, Bars, Tape, aggregate, build_history
-
+from engine.sim.tape import Bars, Tape, aggregate, build_history
 
 VOLATILITY = {Regime.NORMAL: 2.5, Regime.HIGH_VOLATILITY: 8.0, Regime.LOW_VOLATILITY: 0.5}
 CHANGE = {Regime.CRASH: -0.25, Regime.RALLY: 0.18}
 TREND_NOISE = 1.5          # volatility of the noise around a crash/rally's drift (same units)
 VOLUME_SCALE = {Regime.NORMAL: 1.0, Regime.LOW_VOLATILITY: 0.4, Regime.HIGH_VOLATILITY: 2.5,
                 Regime.CRASH: 4.0, Regime.RALLY: 2.0}
-HOUR = INTERVALS["1h"]
+HOUR = INTERVAL_MS["1h"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def generate(segments: list[Segment], *, seed: int, start_ms: int, interval: str
     volume = np.round(base_volume * scale * rng.lognormal(0.0, 0.3, hours), 3)
     ends = tuple(int(times[i]) for i in np.cumsum([s.hours for s in segments]) - 1)
 
-    size = INTERVALS[interval]
+    size = INTERVAL_MS[interval]
     if size >= HOUR:
         wick = np.abs(rng.standard_normal((2, hours))) * np.abs(returns) * 0.5
         high = np.round(np.maximum(opens, closes) * (1 + wick[0]), decimals)
@@ -121,7 +121,7 @@ def generate(segments: list[Segment], *, seed: int, start_ms: int, interval: str
 def _bridge(rng: np.random.Generator, times: np.ndarray, opens: np.ndarray, closes: np.ndarray,
             volume: np.ndarray, returns: np.ndarray, interval: str, decimals: int) -> Bars:
     """Sub-hour bars: a Brownian bridge from each hour's open to its close."""
-    m = HOUR // INTERVALS[interval]
+    m = HOUR // INTERVAL_MS[interval]
     hours = len(times)
     sigma = np.maximum(np.abs(returns), 1e-4)[:, None] / math.sqrt(m)
     walk = np.cumsum(rng.standard_normal((hours, m)) * sigma, axis=1)
@@ -135,7 +135,7 @@ def _bridge(rng: np.random.Generator, times: np.ndarray, opens: np.ndarray, clos
     low = np.round(np.minimum(sub_open, sub_close) * (1 - wick[1]), decimals)
     share = np.round(volume / m, 3)
     vol = np.repeat(share[:, None], m, axis=1)
-    sub_times = times[:, None] + np.arange(m, dtype=np.int64)[None, :] * INTERVALS[interval]
+    sub_times = times[:, None] + np.arange(m, dtype=np.int64)[None, :] * INTERVAL_MS[interval]
     return Bars(interval, sub_times.ravel(), sub_open.ravel(), high.ravel(), low.ravel(), sub_close.ravel(), vol.ravel())
 
 
@@ -144,6 +144,6 @@ def synthetic_tape(symbol: str, series: SyntheticSeries, funding_rate: float = 0
     bars = series.bars
     first = int(bars.open_time[0])
     last = int(bars.open_time[-1]) + bars.interval_ms
-    eight = INTERVALS["8h"]
+    eight = INTERVAL_MS["8h"]
     funding = np.arange((first // eight + 1) * eight, last + 1, eight, dtype=np.int64)
     return Tape(symbol, bars, build_history(bars, {}), None, funding, np.full(len(funding), funding_rate))

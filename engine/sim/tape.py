@@ -16,23 +16,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from engine.core.intervals import INTERVAL_MS, align
 from engine.sim.path import extremes_order, path_points
 
-MINUTE = 60_000
-INTERVALS: dict[str, int] = {
-    "1m": MINUTE, "3m": 3 * MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "30m": 30 * MINUTE,
-    "1h": 60 * MINUTE, "2h": 120 * MINUTE, "4h": 240 * MINUTE, "6h": 360 * MINUTE, "8h": 480 * MINUTE,
-    "12h": 720 * MINUTE, "1d": 1440 * MINUTE, "3d": 3 * 1440 * MINUTE, "1w": 7 * 1440 * MINUTE,
-}
-WEEK_OFFSET = 4 * 1440 * MINUTE   # weekly bars open on Mondays; 1970-01-01 was a Thursday
 _FILE = re.compile(r"^(?P<symbol>[A-Z0-9]+)-perp-(?P<kind>klines|mark|funding)-(?P<interval>\d+[mhdw])(?:-.+)?\.parquet$")
-
-
-def align(time_ms: int | np.ndarray, interval: str) -> int | np.ndarray:
-    """Open time of the `interval` bar containing `time_ms`."""
-    size = INTERVALS[interval]
-    offset = WEEK_OFFSET if interval == "1w" else 0
-    return (time_ms - offset) // size * size + offset
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,7 @@ class Bars:
 
     @property
     def interval_ms(self) -> int:
-        return INTERVALS[self.interval]
+        return INTERVAL_MS[self.interval]
 
     def take(self, index: np.ndarray | slice) -> Bars:
         return Bars(self.interval, self.open_time[index], self.open[index], self.high[index], self.low[index],
@@ -93,7 +80,7 @@ def aggregate(bars: Bars, interval: str) -> Bars:
     """Bars of a multiple interval, keeping only groups that are complete."""
     if interval == bars.interval:
         return bars
-    ratio, rest = divmod(INTERVALS[interval], bars.interval_ms)
+    ratio, rest = divmod(INTERVAL_MS[interval], bars.interval_ms)
     if rest or ratio < 1:
         raise ValueError(f"cannot build {interval} bars from {bars.interval} bars")
     if not len(bars):
@@ -111,7 +98,7 @@ def aggregate(bars: Bars, interval: str) -> Bars:
 
 def split(bars: Bars, interval: str, decimals: int) -> Bars:
     """Finer bars cut along each bar's intra-candle path (see module docstring)."""
-    parts, rest = divmod(bars.interval_ms, INTERVALS[interval])
+    parts, rest = divmod(bars.interval_ms, INTERVAL_MS[interval])
     if rest or parts < 3:
         raise ValueError(f"cannot derive {interval} bars from {bars.interval} bars")
     points = path_points(bars.open, bars.high, bars.low, bars.close, parts, decimals)   # (n, parts + 1)
@@ -119,7 +106,7 @@ def split(bars: Bars, interval: str, decimals: int) -> Bars:
     share = np.round(bars.volume / parts, 3)
     volume = np.repeat(share[:, None], parts, axis=1)
     volume[:, -1] = np.round(bars.volume - share * (parts - 1), 8)
-    times = bars.open_time[:, None] + np.arange(parts, dtype=np.int64) * INTERVALS[interval]
+    times = bars.open_time[:, None] + np.arange(parts, dtype=np.int64) * INTERVAL_MS[interval]
     return Bars(interval, times.ravel(), opens.ravel(), np.maximum(opens, closes).ravel(),
                 np.minimum(opens, closes).ravel(), closes.ravel(), np.clip(volume, 0, None).ravel())
 
@@ -149,7 +136,7 @@ class Tape:
         common, ti, mi = np.intersect1d(trade.open_time, self.mark.open_time, return_indices=True)
         if not len(common):
             return ratio
-        xs = np.stack([common, common + INTERVALS["1h"] - 1], axis=1).ravel()
+        xs = np.stack([common, common + INTERVAL_MS["1h"] - 1], axis=1).ravel()
         ys = np.stack([self.mark.open[mi] / trade.open[ti], self.mark.close[mi] / trade.close[ti]], axis=1).ravel()
         hour = np.asarray(align(times, "1h"))
         covered = np.isin(hour, common)
@@ -171,7 +158,7 @@ class Tape:
 
 
 def serve_intervals(base: str) -> list[str]:
-    return [i for i in INTERVALS if INTERVALS[i] % INTERVALS[base] == 0]
+    return [i for i in INTERVAL_MS if INTERVAL_MS[i] % INTERVAL_MS[base] == 0]
 
 
 def build_history(base: Bars, native: dict[str, Bars]) -> dict[str, Bars]:
@@ -181,8 +168,8 @@ def build_history(base: Bars, native: dict[str, Bars]) -> dict[str, Bars]:
     for interval in serve_intervals(base.interval):
         agg = aggregate(base, interval)
         first = int(agg.open_time[0]) if len(agg) else int(base.open_time[-1]) + 1
-        older = [b for name, b in sorted(native.items(), key=lambda kv: INTERVALS[kv[0]])
-                 if INTERVALS[interval] % INTERVALS[name] == 0 and name != base.interval]
+        older = [b for name, b in sorted(native.items(), key=lambda kv: INTERVAL_MS[kv[0]])
+                 if INTERVAL_MS[interval] % INTERVAL_MS[name] == 0 and name != base.interval]
         if older:
             src = older[0]
             before = aggregate(src.take(slice(0, int(np.searchsorted(src.open_time, first)))), interval)
@@ -209,7 +196,7 @@ def load_tape(data_dir: Path, symbol: str, base_interval: str, start_ms: int, de
     native: dict[str, Bars] = {}
     for kind, paths in files.items():
         name, interval = kind.split("-")
-        if name == "klines" and interval in INTERVALS:
+        if name == "klines" and interval in INTERVAL_MS:
             native[interval] = Bars.concat([read_bars(p, interval) for p in paths])
     base, derived = _base_bars(symbol, native, base_interval, start_ms, decimals)
     tape = Tape(symbol, base, build_history(base, native), derived_from=derived)
@@ -231,13 +218,13 @@ def _base_bars(symbol: str, native: dict[str, Bars], base_interval: str, start_m
         run = native[base_interval].contiguous_run(start_ms)
         if len(run):
             return run, ""
-    for interval in sorted(native, key=INTERVALS.__getitem__):
-        if INTERVALS[interval] <= INTERVALS[base_interval] or INTERVALS[interval] % INTERVALS[base_interval]:
+    for interval in sorted(native, key=INTERVAL_MS.__getitem__):
+        if INTERVAL_MS[interval] <= INTERVAL_MS[base_interval] or INTERVAL_MS[interval] % INTERVAL_MS[base_interval]:
             continue
         run = native[interval].contiguous_run(start_ms)
         if len(run):
             # cut only what a replay can need: two days of history before the start, and onwards
-            keep = run.take(run.open_time >= int(align(start_ms, interval)) - 2 * INTERVALS["1d"])
+            keep = run.take(run.open_time >= int(align(start_ms, interval)) - 2 * INTERVAL_MS["1d"])
             return split(keep, base_interval, decimals), interval
     ranges = ", ".join(f"{i}: {_iso(int(b.open_time[0]))}..{_iso(int(b.open_time[-1]))}" for i, b in native.items())
     raise ValueError(f"no {symbol} data covers {_iso(start_ms)} at {base_interval} or coarser (available {ranges})")
@@ -247,5 +234,16 @@ def _iso(ms: int) -> str:
     return np.datetime_as_string(np.datetime64(ms, "ms"), unit="m") + "Z"
 
 
-__all__ = ["Bars", "Tape", "INTERVALS", "align", "aggregate", "split", "load_tape", "build_history",
-           "serve_intervals", "discover", "extremes_order"]
+__all__ = [
+    "INTERVAL_MS",
+    "Bars",
+    "Tape",
+    "aggregate",
+    "align",
+    "build_history",
+    "discover",
+    "extremes_order",
+    "load_tape",
+    "serve_intervals",
+    "split",
+]

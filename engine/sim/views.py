@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.intervals import INTERVAL_MS, align
 from engine.sim.errors import BinanceError
 from engine.sim.instruments import SymbolSpec, decimals
 from engine.sim.market import Market, Partial, SymbolState
 from engine.sim.numbers import fixed, num
-from engine.sim.tape import INTERVALS, align
 
-DAY = INTERVALS["1d"]
-EIGHT_HOURS = INTERVALS["8h"]
+DAY = INTERVAL_MS["1d"]
+EIGHT_HOURS = INTERVAL_MS["8h"]
 
 
 def exchange_info(specs: dict[str, SymbolSpec], server_time: int, weight_limit: int, order_limit: int) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def current_open(state: SymbolState) -> int:
 def kline_row(bar: Partial, interval: str, trades: int) -> list[Any]:
     typical = (bar.open + bar.high + bar.low + bar.close) / 4
     return [bar.open_time, num(bar.open), num(bar.high), num(bar.low), num(bar.close), num(bar.volume),
-            bar.open_time + INTERVALS[interval] - 1, f"{bar.volume * typical:.4f}", trades,
+            bar.open_time + INTERVAL_MS[interval] - 1, f"{bar.volume * typical:.4f}", trades,
             num(round(bar.volume / 2, 8)), f"{bar.volume / 2 * typical:.4f}", "0"]
 
 
@@ -104,7 +104,7 @@ def klines(market: Market, symbol: str | None, interval: str | None, start: int 
     else:
         hi = visible if end is None else upto(end)
         lo = max(0, hi - limit)
-    per_bar = (INTERVALS[interval] // INTERVALS[market.interval]) * (market.ticks + 1)
+    per_bar = (INTERVAL_MS[interval] // INTERVAL_MS[market.interval]) * (market.ticks + 1)
     rows = []
     for i in range(lo, hi):
         if i < closed:

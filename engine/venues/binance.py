@@ -16,16 +16,31 @@ from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
 
-from engine.core.clock import Clock, SystemClock
-from engine.core.errors import ExchangeError, MalformedResponse, OrderStateUnknown, RateLimited, UnknownSymbol
+from engine.core.clock import Clock, SystemClock, wall_ms
+from engine.core.errors import (
+    ExchangeError,
+    MalformedResponse,
+    OrderStateUnknown,
+    RateLimited,
+    UnknownSymbol,
+)
 from engine.core.instrument import Instrument
+from engine.core.intervals import INTERVAL_MS
 from engine.core.market import MarkPrice
 from engine.core.secret import Secret
-from engine.core.types import Candle, EquitySnapshot, Fill, FundingPayment, Order, OrderType, Position
-from engine.core.intervals import INTERVAL_MS
+from engine.core.types import (
+    Candle,
+    EquitySnapshot,
+    Fill,
+    FundingPayment,
+    Order,
+    OrderType,
+    Position,
+)
 from engine.venues import parse
 from engine.venues.binance_urls import point_binanceusdm_at
 from engine.venues.errors import translate
+from engine.venues.klines import candle_pages
 from engine.venues.retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
@@ -43,10 +58,6 @@ def _info(data: Any, operation: str) -> Any:
         raise MalformedResponse(f"{operation}: the exchange's answer is not a JSON object: {shown}")
     return info
 
-
-def received_now() -> int:
-    """Our wall-clock receive time in ms (a fact about us, not trading time)."""
-    return time.time_ns() // 1_000_000
 
 
 class BinanceVenue:
@@ -93,9 +104,14 @@ class BinanceVenue:
         step = INTERVAL_MS[interval]
         rows = await self._call(f"fetch_ohlcv {symbol} {interval}", lambda: self._ex.fetch_ohlcv(
             self._ccxt_symbol(symbol), interval, since=start_ms, limit=limit))
-        got = received_now()
+        got = wall_ms()
         return [Candle(symbol, interval, int(t), int(t) + step - 1, float(o), float(h), float(lo), float(c),
                        float(v), True, 0, got) for t, o, h, lo, c, v in rows]
+
+    async def fetch_candle_range(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        """Closed klines opening at or after `start_ms` and closing before `end_ms`, paged by 1000."""
+        return [c async for page in candle_pages(self.fetch_candles, symbol, interval, start_ms, end_ms)
+                for c in page]
 
     async def fetch_mark_price(self, symbol: str) -> MarkPrice:
         data = await self._call(f"fetch_mark_price {symbol}",
@@ -104,16 +120,16 @@ class BinanceVenue:
         return MarkPrice(symbol, parse.dec(info, "markPrice", what), parse.dec(info, "indexPrice", what),
                          parse.dec(info, "lastFundingRate", what, Decimal(0)),
                          parse.integer(info, "nextFundingTime", what, 0), parse.integer(info, "time", what),
-                         received_now())
+                         wall_ms())
 
     # ---- account -----------------------------------------------------------------------------
     async def fetch_equity(self) -> EquitySnapshot:
         data = await self._call("fetch_balance", self._ex.fetch_balance)
-        return parse.equity(data["info"], self.account, received_now())
+        return parse.equity(data["info"], self.account, wall_ms())
 
     async def fetch_positions(self) -> list[Position]:
         rows = await self._call("fetch_positions", self._ex.fetch_positions)
-        got = received_now()
+        got = wall_ms()
         return [parse.position(row["info"], self.account, got) for row in rows]
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
@@ -123,7 +139,7 @@ class BinanceVenue:
     async def fetch_fills(self, symbol: str, since_ms: int | None = None, limit: int = 1000) -> list[Fill]:
         rows = await self._call(f"fetch_my_trades {symbol}", lambda: self._ex.fetch_my_trades(
             self._ccxt_symbol(symbol), since=since_ms, limit=limit))
-        got = received_now()
+        got = wall_ms()
         return [parse.fill(row["info"], self.account, got) for row in rows]
 
     async def fetch_funding(self, since_ms: int | None = None, until_ms: int | None = None,
@@ -144,7 +160,7 @@ class BinanceVenue:
             rows = await self._call("income FUNDING_FEE", lambda: self._ex.fapiPrivateGetIncome(params))
             if not isinstance(rows, list):
                 raise MalformedResponse(f"income: expected a list, got {type(rows).__name__}")
-            got = received_now()
+            got = wall_ms()
             page = [parse.funding(row, self.account, got) for row in rows]
             found += page
             latest = max((p.event_time for p in page), default=None)
@@ -174,7 +190,7 @@ class BinanceVenue:
                                           str(order.quantity), price, params),
             submits_order=True)
         try:
-            return parse.order(_info(data, operation), self.account, received_now(), order.signal_id)
+            return parse.order(_info(data, operation), self.account, wall_ms(), order.signal_id)
         except MalformedResponse as exc:  # the exchange answered, unreadably: the order may well exist
             raise OrderStateUnknown(f"{exc}; the order may exist: ask by client id") from None
 
@@ -184,13 +200,13 @@ class BinanceVenue:
             params["trigger"] = True
         operation = f"fetch_order {symbol} {client_order_id}"
         data = await self._call(operation, lambda: self._ex.fetch_order(None, self._ccxt_symbol(symbol), params))
-        return parse.order(_info(data, operation), self.account, received_now())
+        return parse.order(_info(data, operation), self.account, wall_ms())
 
     async def fetch_order_by_id(self, symbol: str, exchange_order_id: str) -> Order:
         """A plain order by the exchange's id (a fill polled over REST names only that)."""
         operation = f"fetch_order {symbol} #{exchange_order_id}"
         data = await self._call(operation, lambda: self._ex.fetch_order(exchange_order_id, self._ccxt_symbol(symbol)))
-        return parse.order(_info(data, operation), self.account, received_now())
+        return parse.order(_info(data, operation), self.account, wall_ms())
 
     async def cancel_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> None:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
@@ -205,7 +221,7 @@ class BinanceVenue:
         plain = await self._call("fetch_open_orders", lambda: self._ex.fetch_open_orders(ccxt_symbol))
         algos = await self._call("fetch_open_orders conditional",
                                  lambda: self._ex.fetch_open_orders(ccxt_symbol, None, None, {"trigger": True}))
-        got = received_now()
+        got = wall_ms()
         return [parse.order(row["info"], self.account, got) for row in [*plain, *algos]]
 
     # ---- user data stream --------------------------------------------------------------------
@@ -238,7 +254,7 @@ class BinanceVenue:
                     return await call()
             except ExchangeError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every vendor error is translated here
+            except Exception as exc:
                 error = translate(exc, operation=operation, submits_order=submits_order,
                                   headers=getattr(self._ex, "last_response_headers", None))
                 if isinstance(error, RateLimited):

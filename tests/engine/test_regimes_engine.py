@@ -34,17 +34,10 @@ async def candles(sim: SimHandle, symbol: str, start: int, end: int) -> list[Any
     venue = BinanceVenue(account="check", rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=Secret(sim.key),
                          api_secret=Secret(sim.secret), clock=ManualClock(), rate_limit=False)
     await venue.start()
-    found: list[Any] = []
     try:
-        while start < end:
-            page = await venue.fetch_candles(symbol, "1m", start, 1000)
-            found += [c for c in page if c.open_time + 60_000 <= end]
-            if len(page) < 1000:
-                break
-            start = page[-1].open_time + 60_000
+        return await venue.fetch_candle_range(symbol, "1m", start, end)
     finally:
         await venue.close()
-    return found
 
 
 async def test_a_synthetic_crash_switches_the_engine_to_crash_caps(sim_process_factory: Any, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from engine.risk.regime import (
     RegimeThresholds,
     classify,
     detect_regime,
-    regime_history,
+    regime_checks,
     regimes_in_force,
 )
 from tests.risk.builders import HOUR, T0, candles, geometric, zigzag
@@ -159,7 +159,7 @@ def test_polars_frame_equals_candles() -> None:
     frame = pl.DataFrame({"open_time": [c.open_time for c in series], "close": [c.close for c in series],
                           "symbol": [c.symbol for c in series], "interval": [c.interval for c in series]})
     assert detect_regime(frame) == detect_regime(series)
-    assert list(regime_history(frame)) == list(regime_history(series))
+    assert list(regime_checks(frame)) == list(regime_checks(series))
     with pytest.raises(DataError, match="interval"):
         detect_regime(frame.drop("interval"))
     assert detect_regime(frame.drop("interval"), interval="1h") == detect_regime(series)
@@ -171,7 +171,7 @@ def test_polars_frame_equals_candles() -> None:
 def test_history_yields_every_hour_and_skips_gaps() -> None:
     series = candles(zigzag(0.01, steps=80))
     del series[40]
-    readings = list(regime_history(series))
+    readings = list(regime_checks(series))
     ends = [r.window_end for r in readings]
     assert ends == sorted(ends) and all(e % HOUR == 0 for e in ends)
     assert ends[0] == T0 + 25 * HOUR               # first hour with 24 h of closes after the first close
@@ -194,7 +194,7 @@ def test_readings_are_consistent_and_never_look_ahead(returns: list[float], cut:
     for r in returns:
         closes.append(closes[-1] * math.exp(r))
     series = candles(closes)
-    for reading in regime_history(series):
+    for reading in regime_checks(series):
         assert reading.volatility_pct >= 0
         assert classify(reading.change_pct, reading.volatility_pct) is reading.regime
     at = T0 + (25 + min(cut, len(closes) - 25)) * HOUR

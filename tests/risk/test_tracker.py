@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import DataError
-from engine.risk.regime import InsufficientHistory, detect_regime
+from engine.risk.regime import (
+    InsufficientHistory,
+    check_time,
+    detect_regime,
+    next_check_time,
+    regime_checks,
+)
 from engine.risk.tracker import RegimeTracker, regime_interval
 from tests.risk.builders import HOUR, T0, candles, geometric
 
@@ -61,3 +67,33 @@ def test_coarse_trading_intervals_use_1h_candles_topped_up_over_rest() -> None:
     assert tracker.behind("BTCUSDT", now + HOUR) == now
     with pytest.raises(DataError):
         RegimeTracker("4h", CHECK)
+
+
+def test_a_flow_on_the_same_grid_names_the_readings_the_tracker_makes() -> None:
+    """What the engine's tracker evaluates as candles arrive is what `regime_checks` computes in one go
+    over the same candles (a scheduled flow): the same grid times, values and record ids."""
+    series = minutes(geometric(100.0, 80.0, steps=26 * 60 - 1))
+    tracker = RegimeTracker("1m", CHECK)
+    live = []
+    for candle in series:
+        tracker.add(candle)
+        at = tracker.due("BTCUSDT", candle.open_time + MINUTE)
+        if at is None:
+            continue
+        tracker.done("BTCUSDT", at)
+        try:
+            live.append(tracker.reading("BTCUSDT", at))
+        except InsufficientHistory:
+            continue
+    batch = list(regime_checks(series, check_ms=CHECK))
+    assert len(live) == 24 and [r.record_id for r in live] == [r.record_id for r in batch]
+    assert live == batch
+
+
+def test_the_check_grid() -> None:
+    assert check_time(T0 + 7 * MINUTE, CHECK) == T0 + 5 * MINUTE
+    assert check_time(T0 + 5 * MINUTE, CHECK) == T0 + 5 * MINUTE
+    assert next_check_time(T0 + 5 * MINUTE, CHECK) == T0 + 10 * MINUTE
+    assert next_check_time(T0 + 9 * MINUTE, CHECK) == T0 + 10 * MINUTE
+    with pytest.raises(DataError, match="check interval"):
+        list(regime_checks(minutes([100.0]), check_ms=0))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.sim.path import path_points, step_offsets
+from engine.core.intervals import INTERVAL_MS, align
 from engine.core.types import Candle
 from engine.risk.regime import Regime, detect_regime
+from engine.sim.path import path_points, step_offsets
 from engine.sim.synthetic import Segment, generate, parse_segments
-from engine.sim.tape import INTERVALS, Bars, aggregate, align, load_tape, split
+from engine.sim.tape import Bars, aggregate, load_tape, split
 from tests.conftest import MARKET_DATA
 
 o = np.array([100.0, 100.0, 100.0, 100.0])
@@ -54,7 +55,7 @@ def test_aggregation_keeps_complete_groups_only() -> None:
     ones = np.ones(len(times))
     bars = aggregate(Bars("1m", times, ones, ones * 2, ones / 2, ones, ones), "1h")
     assert list(bars.open_time) == [3_600_000] and bars.volume[0] == 60
-    assert align(INTERVALS["1w"] * 3 + 5, "1w") % INTERVALS["1d"] == 0
+    assert align(INTERVAL_MS["1w"] * 3 + 5, "1w") % INTERVAL_MS["1d"] == 0
     assert np.datetime64(int(align(1_746_489_600_000, "1w")), "ms").astype("datetime64[D]").item().weekday() == 0
 
 

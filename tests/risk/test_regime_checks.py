@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from engine.risk.regime import Regime, RegimeReading, detect_regime, regime_history
+from engine.risk.regime import Regime, RegimeReading, detect_regime, regime_checks
 from tests.conftest import MARKET_DATA
 
 DAY = 86_400_000
@@ -24,7 +24,7 @@ def hourly(symbol: str) -> pl.DataFrame:
 def day_readings(frame: pl.DataFrame, day: str) -> list[RegimeReading]:
     """Readings at 01:00 .. 24:00 of a UTC day (each covering the 24 h before it)."""
     start = ms(day)
-    return list(regime_history(frame, start=start + 3_600_000, end=start + DAY))
+    return list(regime_checks(frame, start=start + 3_600_000, end=start + DAY))
 
 
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "ETHUSDT"])
@@ -51,7 +51,7 @@ def test_may_2021_crash_hours() -> None:
 
 def test_a_calm_month_has_no_crash_or_rally() -> None:
     frame = hourly("BTCUSDT")
-    july_2023 = list(regime_history(frame, start=ms("2023-07-01 01:00"), end=ms("2023-08-01")))
+    july_2023 = list(regime_checks(frame, start=ms("2023-07-01 01:00"), end=ms("2023-08-01")))
     assert len(july_2023) == 31 * 24
     assert {r.regime for r in july_2023} <= {Regime.NORMAL, Regime.LOW_VOLATILITY, Regime.HIGH_VOLATILITY}
     assert any(r.regime is Regime.LOW_VOLATILITY for r in july_2023)
@@ -59,8 +59,8 @@ def test_a_calm_month_has_no_crash_or_rally() -> None:
 
 def test_one_minute_history_gives_the_same_regimes_as_the_hourly_bars() -> None:
     minutes = pl.read_parquet(MARKET_DATA / "BTCUSDT-perp-klines-1m-2023-07.parquet")
-    fine = {r.window_end: r for r in regime_history(minutes)}
-    coarse = {r.window_end: r for r in regime_history(hourly("BTCUSDT"), start=min(fine), end=max(fine))}
+    fine = {r.window_end: r for r in regime_checks(minutes)}
+    coarse = {r.window_end: r for r in regime_checks(hourly("BTCUSDT"), start=min(fine), end=max(fine))}
     assert len(fine) > 600 and fine.keys() == coarse.keys()
     for end, reading in fine.items():
         other = coarse[end]
