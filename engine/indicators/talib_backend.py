@@ -39,12 +39,16 @@ def _lib() -> Any:
 def check_talib_settings() -> None:
     """Refuse to compute under non-default TA-Lib global settings (they change every seed)."""
     lib = _lib()
-    changed = {name: lib.get_unstable_period(name) for name in UNSTABLE_FUNCTIONS
-               if lib.get_unstable_period(name) != 0}
+    check_settings({name: lib.get_unstable_period(name) for name in UNSTABLE_FUNCTIONS}, lib.get_compatibility())
+
+
+def check_settings(unstable_periods: dict[str, int], compatibility: int) -> None:
+    """The rule on TA-Lib's settings as read: unstable periods all 0, compatibility 0 (default)."""
+    changed = {name: period for name, period in unstable_periods.items() if period != 0}
     if changed:
         raise ConfigError(f"TA-Lib unstable periods were changed ({changed}); the indicator engine needs "
                           "the default 0 (talib.set_unstable_period(name, 0))")
-    if lib.get_compatibility() != 0:
+    if compatibility != 0:
         raise ConfigError("TA-Lib is in Metastock compatibility mode; the indicator engine needs the default "
                           "(talib.set_compatibility(0))")
 

@@ -89,7 +89,10 @@ async def test_rotation_beats_the_exchanges_connection_age_limit_without_a_gap(s
         await feed.stop()
     status = feed.status()
     assert status.reconnects == 0 and status.backfilled_bars == 0      # every candle arrived live
-    assert status.duplicates_dropped >= 0 and status.connections[0].failed_attempts == 0
+    assert status.connections[0].failed_attempts == 0
+    # each candle counted once as it left the feed: a duplicate let through would be counted twice here
+    # (the overlap itself is dropped by the sequencer and counted in duplicates_dropped, often 0 here)
+    assert status.candles_emitted == len(sink.candles) == sum(len(r) for r in rows.values())
     assert_complete(sink, rows)
 
 

@@ -7,7 +7,7 @@ import talib
 
 from engine.core.errors import ConfigError
 from engine.indicators import as_ohlcv, compute, resolve_backend, standard_frame
-from engine.indicators.talib_backend import talib_available
+from engine.indicators.talib_backend import UNSTABLE_FUNCTIONS, check_settings, talib_available
 from tests.indicators.conftest import klines
 
 
@@ -23,8 +23,18 @@ def test_changed_unstable_period_is_refused() -> None:
     assert compute(data, backend="talib").height == data.height
 
 
-def test_metastock_compatibility_is_refused_or_has_no_effect() -> None:
-    """Where TA-Lib takes the Metastock mode (seeds change), the engine refuses it; the bundled
+def test_metastock_compatibility_is_refused() -> None:
+    """The rule itself: TA-Lib's Metastock mode (different seeds) is refused, whatever TA-Lib build reads it."""
+    defaults = dict.fromkeys(UNSTABLE_FUNCTIONS, 0)
+    check_settings(defaults, 0)
+    with pytest.raises(ConfigError, match="Metastock compatibility mode"):
+        check_settings(defaults, 1)
+    with pytest.raises(ConfigError, match=r"unstable periods were changed \({'RSI': 3}\)"):
+        check_settings({**defaults, "RSI": 3}, 0)
+
+
+def test_metastock_call_is_refused_or_has_no_effect() -> None:
+    """Through TA-Lib itself: where the build takes the Metastock mode the engine refuses it; the bundled
     TA-Lib 0.8 ignores the call (get_compatibility stays 0, values unchanged), which is also safe."""
     bars = as_ohlcv(klines("XRPUSDT-perp-klines-8h-2021-11.parquet"))
     default = standard_frame(bars, backend="talib")
