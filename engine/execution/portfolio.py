@@ -62,7 +62,13 @@ class Portfolio:
         return self.wallet + sum((self.value(h, now_ms, 0).unrealized_pnl for h in holdings if h.quantity), ZERO)
 
     def snapshot(self, holdings: list[Holding], now_ms: int, received_ms: int) -> list[Position | EquitySnapshot]:
-        """Position records (open ones, and a closed one once) and the equity snapshot, if the wallet is known."""
+        """Position records (open ones, and a closed one once) and the equity snapshot, if the wallet is known.
+
+        A second snapshot at the same exchange time (the final one at a stop, when exchange time has not moved
+        since the last periodic one) is stamped 1 ms later: its record ids would otherwise equal the earlier
+        snapshot's, and the store, which writes a record id once, would keep the stale one."""
+        if now_ms <= self.last_snapshot_ms:
+            now_ms = self.last_snapshot_ms + 1
         self.last_snapshot_ms = now_ms
         records: list[Position | EquitySnapshot] = []
         unrealized = ZERO

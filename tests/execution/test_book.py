@@ -12,7 +12,7 @@ from engine.core.types import ExitReason, OrderStatus, OrderType, Side
 from engine.execution.book import Abandon, Book, Cancel, Place, Resolve
 from engine.execution.orders import Leg, order_id, transition
 from engine.execution.pnl import PnlCalculator, PriceSource
-from engine.execution.portfolio import Portfolio
+from engine.execution.portfolio import Holding, Portfolio
 from tests.execution.builders import ACCOUNT, T0, always_fresh, book, fill, never_fresh, order, signal, sized
 
 
@@ -217,3 +217,19 @@ def test_a_close_all_on_a_flat_book_closes_an_entry_that_was_already_sent_once_i
     [close] = placed(b.plan(T0, always_fresh, sized()))
     assert close.client_order_id == order_id("cmd-1:BTCUSDT", Leg.CLOSE, ACCOUNT) and close.side is Side.SELL
     assert b.closing is None and placed(b.plan(T0, always_fresh, sized())) == [close]   # no protection meanwhile
+
+
+def test_a_second_snapshot_at_the_same_exchange_time_gets_its_own_record_ids() -> None:
+    """The final snapshot at a stop can fall on the last periodic one's exchange time; the store writes a
+    record id once, so equal ids would keep the stale wallet."""
+    pnl = PnlCalculator(max_age_ms=60_000)
+    pnl.update("BTCUSDT", PriceSource.MARK, D("60000"), T0)
+    portfolio = Portfolio(ACCOUNT, pnl)
+    portfolio.on_wallet(D("1000"))
+    held = [Holding("BTCUSDT", D("0.010"), D("59990"))]
+    first = portfolio.snapshot(held, T0, T0)
+    portfolio.on_wallet(D("1002.5"))                      # a fill settled after the periodic snapshot
+    final = portfolio.snapshot(held, T0, T0 + 5)
+    assert [r.event_time for r in final] == [T0 + 1, T0 + 1]
+    assert {r.record_id for r in first}.isdisjoint(r.record_id for r in final)
+    assert final[-1].wallet_balance == D("1002.5") and portfolio.snapshot(held, T0 + 60_000, T0)[0].event_time == T0 + 60_000
