@@ -25,6 +25,7 @@ from engine.accounts.account import (
 )
 from engine.core.errors import ConfigError
 from engine.core.intervals import INTERVAL_MS
+from engine.core.priority import parse_train_threads
 from engine.core.secret import Secret
 
 __all__ = ["VARIABLES", "ConfigError", "Secret", "Settings", "load_settings", "parse_env_file"]
@@ -194,6 +195,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("SLT_HEALTH_CPU_PERCENT", "health_cpu_percent", _number(1, None), "a percentage of one core, at least 1"),
     Var("SLT_HEALTH_THREAD_COUNT", "health_thread_count", _number(1, None, integer=True), "an integer >= 1"),
     Var("SLT_HEALTH_API_LATENCY_MS", "health_api_latency_ms", _number(1, None), "milliseconds, at least 1"),
+    # Neighbours (engine/core/priority.py): how many threads a training fit may use.
+    Var("SLT_TRAIN_THREADS", "train_threads", parse_train_threads,
+        "an integer >= 1 (threads a training fit may use; unset = one core fewer than the machine has)"),
 )
 _BY_ENV = {v.env: v for v in VARIABLES}
 
@@ -255,6 +259,7 @@ class Settings:
     health_cpu_percent: float = 90.0
     health_thread_count: int = 500
     health_api_latency_ms: float = 5000.0
+    train_threads: int = 0           # default: one core fewer than the machine has, at least 1
 
     def __post_init__(self) -> None:
         # Derived defaults: paths follow the data directory, URLs follow host and ports.
@@ -272,6 +277,8 @@ class Settings:
             object.__setattr__(self, "prefect_api_url", f"http://{self.host}:{self.prefect_port}/api")
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"http://{self.host}:{self.mlflow_port}")
+        if self.train_threads < 1:
+            object.__setattr__(self, "train_threads", parse_train_threads(""))
         rest, ws = _exchange_urls(self.exchange, self.host, self.sim_port)
         if not self.exchange_rest_url:
             object.__setattr__(self, "exchange_rest_url", rest)
