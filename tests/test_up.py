@@ -163,7 +163,7 @@ def test_dependents_stop_before_what_they_depend_on(tmp_path: Path) -> None:
 def test_slt_up_runs_the_simulator_and_then_the_engine(settings: Settings) -> None:
     from dataclasses import replace
 
-    from engine.up_cli import services
+    from engine.cli.up import services
     declared = {s.name: s for s in services(settings)}
     assert list(declared) == ["prefect", "mlflow", "sim", "engine"]
     assert declared["sim"].argv == (sys.executable, "-m", "engine.sim", "--port", str(settings.sim_port),

@@ -6,7 +6,7 @@
     recorder = TradeRecorder(settings).start()  # engine.store.recorder: journaled, zero-loss writes
 
 Modules: lake (attach), migrations, schema (tables and checks), writer, reader, frames + journal
-(the recorder's write-ahead log), ack, flusher, recorder, sql_cli (`slt sql`)."""
+(the recorder's write-ahead log), ack, flusher, recorder, risk_reads. `slt sql` is engine/cli/sql.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """What risk reads from the store, for the running engine and `slt risk` alike (so both rebuild the
 same kill switch): equity snapshots from the start of yesterday (yesterday's last equity opens
-today), the kill switch's events, and the latest regime per symbol.
+today), the kill switch's events, and the latest regime per symbol; `risk_from_store` rebuilds the
+RiskManager from them as of `exchange_now`, the latest exchange time in the store.
 
 `RiskReads` keeps one read-only connection for the engine's polls (a DuckLake reader sees every
 commit made after it attached; a query takes ~10 ms here) and runs queries in a worker thread,
@@ -12,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 
 from engine.accounts.commands import COMPONENT as BATCH
 from engine.config import Settings
+from engine.core.clock import ManualClock, wall_ms
 from engine.core.types import EquitySnapshot, HealthEvent
-from engine.risk.history import COMPONENT, Command
+from engine.risk import RiskManager
+from engine.risk.history import COMPONENT, Command, book_equity, replay
 from engine.risk.kill_switch import DAY_MS
 from engine.risk.regime import RegimeReading
 from engine.store import reader
-from engine.store.lake import Lake, connect
+from engine.store.lake import ALIAS, Lake, connect
 
 
 def kill_switch_history(lake: Lake, now_ms: int, accounts: Sequence[str] | None = None
@@ -34,6 +38,29 @@ def kill_switch_history(lake: Lake, now_ms: int, accounts: Sequence[str] | None 
         snapshots = [s for s in snapshots if s.account in wanted]
     events = reader.read(lake, HealthEvent, **{"component = ?": COMPONENT, "event_time <= ?": now_ms})
     return snapshots, events
+
+
+def exchange_now(lake: Lake) -> int:
+    """The latest exchange time in the store (the simulator replays history, so the wall clock would
+    name the wrong day), never before the kill switch's last event; the wall clock if the store is empty."""
+    now = reader.query(lake, f"SELECT greatest((SELECT max(event_time) FROM {ALIAS}.equity_snapshots), "
+                             f"(SELECT max(event_time) FROM {ALIAS}.candles), "
+                             f"(SELECT max(window_end) FROM {ALIAS}.regimes), "
+                             f"(SELECT max(event_time) FROM {ALIAS}.health_events WHERE component = ?)) AS now",
+                       [COMPONENT])[0]["now"]
+    return int(now) if now is not None else wall_ms()
+
+
+def risk_from_store(lake: Lake, accounts: Sequence[str], limit: Decimal, now_ms: int
+                    ) -> tuple[RiskManager, list[HealthEvent]]:
+    """A RiskManager holding the stored regimes and the kill switch (daily drawdown `limit`) replayed up
+    to `now_ms` over the `accounts`' equity as the engine sums it, and the kill switch's events."""
+    snapshots, events = kill_switch_history(lake, now_ms, accounts)
+    switch = replay(limit, book_equity(snapshots), events)
+    manager = RiskManager({}, clock=ManualClock(now_ms), kill_switch=switch)
+    for reading in latest_regimes(lake):
+        manager.update_regime(reading)
+    return manager, events
 
 
 def latest_regimes(lake: Lake) -> list[RegimeReading]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from engine.config import Settings
 from engine.store import Lake
-from engine.store.sql_cli import format_table
+from engine.cli.tables import format_table
 from engine.store.writer import write_records
 from tests.conftest import REPO
 from tests.store.conftest import entry, exit_

@@ -1,5 +1,6 @@
 """`slt sql`: ad-hoc queries over the lake, attached read-only, so they work while the engine and
-other processes write.
+other processes write. The table shows times as ISO-8601 UTC and numbers rounded for reading
+(engine.cli.tables); `--csv` prints the exact values.
 
     slt sql "SELECT symbol, sum(net_pnl) FROM trades GROUP BY symbol"   # a table
     slt sql --csv "SELECT * FROM fills"                                 # CSV
@@ -18,12 +19,11 @@ import importlib.util
 import os
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from engine.cli.tables import EPOCH_MS_COLUMNS, exact, format_table
 from engine.config import Settings
 from engine.core.errors import StoreUnavailable
 from engine.store.lake import ALIAS, attach_sql, connect, load_sql, parse_catalog
@@ -63,35 +63,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[_text(v, csv_mode=True) for v in row] for row in rows])
+        writer.writerows([[exact(v) for v in row] for row in rows])
     elif columns:
-        print(format_table(columns, rows))
+        print(format_table(columns, rows, times=EPOCH_MS_COLUMNS))
     return 0
-
-
-def _text(value: Any, csv_mode: bool = False) -> str:
-    if value is None:
-        return "" if csv_mode else "NULL"
-    if isinstance(value, Decimal):
-        value = value.quantize(1) if value == value.to_integral_value() else value.normalize()
-        return format(value, "f")
-    return str(value)
-
-
-def format_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """An aligned text table: numbers right-aligned, text left-aligned, and a row count."""
-    cells = [[_text(v) for v in row] for row in rows]
-    numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
-               for i in range(len(columns))]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    out = [line(columns), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in cells]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(out)
 
 
 def duckdb_binary() -> Path:

@@ -14,6 +14,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from engine.cli.tables import iso_utc
 from engine.config import Settings
 from engine.core.secret import Secret
 from engine.sim.options import (DEFAULT_START, DEMO_KEY, DEMO_SECRET, AccountSpec, SimOptions, parse_account,
@@ -110,18 +111,13 @@ def banner(sim: object) -> str:
     assert isinstance(sim, Simulator)
     lines = [f"simulator: REST {sim.rest_url}   websockets {sim.ws_url}   admin {sim.rest_url}/admin/state",
              f"replay: {sim.market.interval} candles of {', '.join(sorted(sim.market.states))} from "
-             f"{_iso(sim.replay.start_ms)} to {_iso(sim.replay.end_ms)} at speed "
+             f"{iso_utc(sim.replay.start_ms)} to {iso_utc(sim.replay.end_ms)} at speed "
              f"{'max' if sim.replay.speed == float('inf') else sim.replay.speed}{' (paused)' if sim.replay.paused else ''}"]
     for key, account in sim.exchange.accounts.items():
         shown = key if key == DEMO_KEY else key[:4] + "..."
         extra = f" secret {DEMO_SECRET} (public demo credentials)" if key == DEMO_KEY else ""
         lines.append(f"account: key {shown}{extra}, {account.wallet} USDT")
     return "\n".join(lines)
-
-
-def _iso(ms: int) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
 async def serve(options: SimOptions) -> None:

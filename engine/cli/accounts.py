@@ -1,5 +1,6 @@
 """`slt accounts`: the configured accounts with their performance per account and per group
-(from closed trades in the store) and the merged positions across accounts (latest snapshots).
+(from closed trades in the store) and the merged positions across accounts (latest snapshots);
+numbers rounded for reading in the tables, exact in `--json`.
 
 Reads the store read-only, so it works while the engine trades. `--close-all [REASON]` (with
 `--group`) records an operator command the running engine applies (engine.accounts.commands)."""
@@ -9,20 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import msgspec
 
 from engine.accounts import AccountGroup, accounts_from_settings, merge_positions, performance_report
 from engine.accounts.commands import close_all_command
 from engine.accounts.performance import PerformanceStats
+from engine.cli.tables import format_table
 from engine.config import Settings
+from engine.core.clock import wall_ms
 from engine.core.errors import StoreUnavailable
 from engine.core.types import TradeExit
 from engine.store import reader
 from engine.store.lake import connect
-from engine.risk_cli import exchange_now
-from engine.store.sql_cli import format_table
+from engine.store.risk_reads import exchange_now
 from engine.store.writer import write_records
 
 STATS = ("trades", "wins", "losses", "win_rate", "realized_pnl", "fees", "funding", "net_pnl", "max_drawdown")
@@ -68,13 +69,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                        + [("total", report.total_accounts, *_row(report.total))]))
     print("\nMerged positions")
     print(format_table(["symbol", "net_quantity", "entry_price", "unrealized_pnl", "accounts"],
-                       [(s, m.net_quantity, round(m.entry_price, 8), m.unrealized_pnl, ",".join(m.accounts))
+                       [(s, m.net_quantity, m.entry_price, m.unrealized_pnl, ",".join(m.accounts))
                         for s, m in sorted(merged.items())]))
     return 0
 
 
 def _row(stats: PerformanceStats) -> tuple[object, ...]:
-    return tuple(round(v, 4) if isinstance(v, float) else v for v in (getattr(stats, f) for f in STATS))
+    return tuple(getattr(stats, f) for f in STATS)
 
 
 def close_all(settings: Settings, group: AccountGroup | None, reason: str) -> int:
@@ -85,8 +86,7 @@ def close_all(settings: Settings, group: AccountGroup | None, reason: str) -> in
         print(f"slt accounts: {exc}", file=sys.stderr)
         return 1
     try:
-        now = time.time_ns() // 10**6
-        command = close_all_command(group, reason, exchange_now(lake), now)
+        command = close_all_command(group, reason, exchange_now(lake), wall_ms())
         write_records(lake, [command])
     finally:
         lake.close()

@@ -1,5 +1,6 @@
-"""The `slt` command. Each subcommand lives in its own module exposing
-`add_arguments(parser)` and `run(args, settings) -> int`; this file only dispatches."""
+"""The `slt` command (`python -m engine.cli`). Each subcommand is one module of this package exposing
+`add_arguments(parser)` and `run(args, settings) -> int`; this file only dispatches. `tables` is the
+one formatting helper every table command prints through."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from engine.logs import setup_logging
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "config": ("engine.config_cli", "show the effective configuration (secrets masked)"),
-    "sim": ("engine.sim.cli", "run the local Binance USD-M exchange simulator"),
-    "indicators": ("engine.indicators_cli", "every indicator and ICT column of a klines Parquet file"),
-    "up": ("engine.up_cli", "start the local services (Prefect, MLflow) and the store; Ctrl-C stops all"),
-    "sql": ("engine.store.sql_cli", "query the store (read-only); without a query, open the DuckDB prompt"),
-    "accounts": ("engine.accounts_cli", "performance per account and group, and merged positions"),
-    "risk": ("engine.risk_cli", "regimes, risk parameters and the kill switch (--trip/--reset)"),
-    "feed": ("engine.feeds.cli", "run the market data feed alone, writing closed candles to the store"),
-    "pnl": ("engine.pnl_cli", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
+    "config": ("engine.cli.config", "show the effective configuration (secrets masked)"),
+    "sim": ("engine.cli.sim", "run the local Binance USD-M exchange simulator until Ctrl-C"),
+    "indicators": ("engine.cli.indicators", "every indicator and ICT column of a klines Parquet file"),
+    "up": ("engine.cli.up", "start Prefect, MLflow, the store and the trading engine (with SLT_EXCHANGE=sim "
+                            "the exchange simulator first); Ctrl-C stops all"),
+    "sql": ("engine.cli.sql", "query the store (read-only); without a query, open the DuckDB prompt"),
+    "accounts": ("engine.cli.accounts", "performance per account and group, merged positions, and close-all "
+                                        "per group (--close-all)"),
+    "risk": ("engine.cli.risk", "regimes, risk parameters and the kill switch (--trip/--reset)"),
+    "feed": ("engine.cli.feed", "run the market data feed alone, writing closed candles to the store"),
+    "pnl": ("engine.cli.pnl", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
 }
 
 
@@ -49,6 +52,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level)
     return int(importlib.import_module(args._module).run(args, settings) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
