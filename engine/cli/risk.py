@@ -88,4 +88,4 @@ def print_report(report: RiskReport) -> None:
 
 
 def _amount(value: Decimal | None) -> str:
-    return "None" if value is None else readable(value)
+    return "-" if value is None else readable(value)

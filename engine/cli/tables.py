@@ -40,8 +40,7 @@ def readable(value: float | Decimal) -> str:
     if exact == exact.to_integral_value():
         return format(exact.quantize(Decimal(1)), "f") if exact else "0"
     decimals = max(MIN_DECIMALS, SIGNIFICANT - 1 - exact.adjusted())
-    rounded = exact.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
-    return format(rounded.normalize(), "f") if rounded else "0"
+    return format(exact.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP).normalize(), "f")
 
 
 def cell(value: Any, time: bool = False) -> str:

@@ -48,3 +48,25 @@ def test_report_trip_and_reset(settings: Settings) -> None:
     assert json.loads(slt_risk(settings, "--json").stdout)["kill_switch"]["entries_allowed"] is True
     halted = slt_risk(settings, "--trip", "exchange incident")
     assert "TRIPPED" in halted.stdout and "exchange incident" in halted.stdout
+
+
+def test_tables_show_iso_times_and_rounded_inputs_while_json_keeps_them_exact(settings: Settings) -> None:
+    init_store(settings)
+    reading = RegimeReading("BTCUSDT", "1h", Regime.CRASH, -18.234567891, 6.412345678, 100.0, 81.8,
+                            T0 - 86_400_000, T0 + 3_000_000, 24, event_time=T0 + 3_000_000)
+    with connect(settings) as lake:
+        write_records(lake, [reading])
+    halted = slt_risk(settings, "--trip", "exchange incident")
+    assert halted.returncode == 0, halted.stderr
+    row = next(line.split() for line in halted.stdout.splitlines() if line.startswith("BTCUSDT"))
+    assert row[:5] == ["BTCUSDT", "CRASH", "-18.235", "6.4123", "2025-05-06T00:50:00Z"]
+    assert "tripped at 2025-05-06T00:50:00Z: manual: exchange incident" in halted.stdout
+    events = halted.stdout.split("Kill switch events")[1].splitlines()
+    assert events[1].split() == ["at", "status", "message"] and events[3].startswith("2025-05-06T00:50:00Z")
+    assert str(T0 + 3_000_000) not in halted.stdout
+    report = json.loads(slt_risk(settings, "--json").stdout)
+    held = report["regimes"]["BTCUSDT"]
+    assert (held["window_end"], held["change_pct"], held["volatility_pct"]) == (T0 + 3_000_000, -18.234567891,
+                                                                               6.412345678)
+    assert report["kill_switch"]["trip"]["at_ms"] == T0 + 3_000_000
+    assert report["kill_switch_events"][0]["at_ms"] == T0 + 3_000_000

@@ -10,7 +10,7 @@ from engine.store import Lake
 from engine.cli.tables import format_table
 from engine.store.writer import write_records
 from tests.conftest import REPO
-from tests.store.conftest import entry, exit_
+from tests.store.conftest import T0, entry, exit_, one_of_each
 
 
 def slt(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,6 +33,17 @@ def test_sql_prints_a_table_or_csv(lake_settings: Settings, lake: Lake) -> None:
                                          "ETHUSDT       1  -1.15", "(2 rows)"]
     as_csv = slt(lake_settings, "sql", "--csv", query)
     assert as_csv.stdout.splitlines() == ["symbol,trades,pnl", "BTCUSDT,1,1.85", "ETHUSDT,1,-1.15"]
+
+
+def test_sql_table_shows_iso_times_while_csv_keeps_the_ms(lake_settings: Settings, lake: Lake) -> None:
+    write_records(lake, [*one_of_each(), exit_(0)])
+    query = f"SELECT c.open_time, c.event_time, t.opened_at, c.close FROM candles c, trades t WHERE c.open_time = {T0}"
+    table = slt(lake_settings, "sql", query)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[2].split() == ["2023-11-14T22:13:20Z", "2023-11-14T22:14:20Z",
+                                                    "2023-11-14T22:13:20Z", "101"]
+    as_csv = slt(lake_settings, "sql", "--csv", query)
+    assert as_csv.stdout.splitlines()[1].split(",")[:2] == [str(T0), str(T0 + 60_000)]
 
 
 def test_sql_is_read_only_and_reports_errors(lake_settings: Settings) -> None:
