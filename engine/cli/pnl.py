@@ -4,7 +4,7 @@ runs; what the engine recorded in the last moments may still be in its journal (
 
     slt pnl                  # every account
     slt pnl --account main   # one account
-    slt pnl --json           # machine-readable
+    slt pnl --json           # machine-readable, exact
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import argparse
 import json
 import sys
 
+from engine.cli.tables import format_table
 from engine.config import Settings
 from engine.core.errors import StoreUnavailable
 from engine.core.types import TradeExit
-from engine.execution.report import pnl_report, render
+from engine.execution.report import TOTAL, PnlReport, pnl_report
 from engine.store import connect, reader
 
 
@@ -45,3 +46,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(render(report))
     return 0
+
+
+MONEY = ("realised", "fees", "funding", "net", "unrealised")
+
+
+def render(report: PnlReport) -> str:
+    """The table: money to 8 decimals (the exchange's precision), the position rounded for reading."""
+    rows = [(x.account, "total" if x.symbol == TOTAL else x.symbol, x.realized, x.fees, x.funding, x.net,
+             x.unrealized, x.position, x.trades, f"{x.win_rate:.0%}" if x.win_rate is not None else "-")
+            for x in report.lines]
+    table = format_table(["account", "symbol", *MONEY, "position", "trades", "win rate"], rows,
+                         places=dict.fromkeys(MONEY, 8))
+    return table if rows else table + "\n(no fills, funding or positions recorded yet)"

@@ -98,21 +98,3 @@ def pnl_report(fills: Iterable[Fill], funding: Iterable[FundingPayment], positio
         report.lines += [*mine, total]
     return report
 
-
-def render(report: PnlReport) -> str:
-    """A fixed-width table, money to 8 decimals (the exchange's precision)."""
-    header = (f"{'account':10} {'symbol':10} {'realised':>16} {'fees':>14} {'funding':>14} {'net':>16} "
-              f"{'unrealised':>16} {'position':>12} {'trades':>6} {'win rate':>8}")
-    rows = [header, "-" * len(header)]
-    for x in report.lines:
-        rate = f"{x.win_rate:.0%}" if x.win_rate is not None else "-"
-        symbol = "total" if x.symbol == TOTAL else x.symbol
-        rows.append(f"{x.account:10} {symbol:10} {_m(x.realized):>16} {_m(x.fees):>14} {_m(x.funding):>14} "
-                    f"{_m(x.net):>16} {_m(x.unrealized):>16} {x.position.normalize():>12f} {x.trades:>6} {rate:>8}")
-    if not report.lines:
-        rows.append("(no fills, funding or positions recorded yet)")
-    return "\n".join(rows)
-
-
-def _m(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.00000001')):f}"

@@ -60,3 +60,9 @@ def test_a_table_shows_times_left_aligned_and_numbers_right_aligned() -> None:
         "ETHUSDT  2025-05-06T04:10:00Z         6.4",
         "(2 rows)"]
     assert format_table(["n"], []).splitlines() == ["n", "-", "(0 rows)"]
+
+
+def test_named_columns_show_fixed_places() -> None:
+    text = format_table(["symbol", "net", "trades"], [("BTCUSDT", D("-1.5995"), 1), ("total", 2, 3)],
+                        places={"net": 8})
+    assert text.splitlines()[2:4] == ["BTCUSDT  -1.59950000       1", "total     2.00000000       3"]

@@ -6,9 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from engine.cli.pnl import render
 from engine.core.types import ExitReason, Fill, FundingPayment, Position, Side, TradeExit
 from engine.execution.protection import EntrySizing, ProtectionRule
-from engine.execution.report import TOTAL, pnl_report, render
+from engine.execution.report import TOTAL, pnl_report
 from tests.risk.builders import BTC
 
 
