@@ -9,10 +9,10 @@ Matching against the replayed tape (one-tick book around the last trade price, s
   sell: last >= price), at most the path step's traded volume per step (so large orders fill partially).
 * Conditional orders trigger on the mark or last price (workingType) and then send a MARKET or LIMIT
   order with the algo's client id.
-* After each tick, accounts exposed to the symbol are checked for liquidation (`liquidation.py`).
+* After each tick, accounts exposed to the symbol are checked for liquidation: `liquidation.py`
+  plans the closes, the core executes them.
 
-`new_order`, `fill` and `finish` are the core's own building blocks (used by `liquidation.py`);
-clients of the core call `place_order`, `cancel_order`, `place_algo`, `update_quote` and friends."""
+Clients of the core call `place_order`, `cancel_order`, `place_algo`, `update_quote` and friends."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from engine.sim.accounts import Account
 from engine.sim.errors import BinanceError
 from engine.sim.events import AlgoEvent, ConfigEvent, Event, OrderEvent
 from engine.sim.instruments import SymbolSpec
-from engine.sim.liquidation import liquidate
+from engine.sim.liquidation import ClosePlan, next_close, settle_close
 from engine.sim.margin import AccountRisk, assess
 from engine.sim.orders import AlgoOrder, SimOrder, Trade
 from engine.sim.pricing import FeeSchedule, Quote, SlippageModel
@@ -110,7 +110,7 @@ class Exchange:
             self._check_margin(account, req.symbol, req.side, req.quantity, reference)
         if req.type == "LIMIT" and req.time_in_force == "GTX" and marketable:
             raise BinanceError(-5022)
-        order = self.new_order(account, req, now)
+        order = self._new_order(account, req, now)
         return order, self._execute(account, order, marketable, now)
 
     def cancel_order(self, key: str, symbol: str, order_id: int | None, client_id: str | None,
@@ -120,14 +120,14 @@ class Exchange:
         order = self.find_order(key, symbol, order_id, client_id)
         if order is None or not order.is_open:
             raise BinanceError(-2011)
-        return order, self.finish(account, order, "CANCELED", now)
+        return order, self._finish(account, order, "CANCELED", now)
 
     def cancel_all(self, key: str, symbol: str, now: int) -> list[Event]:
         account = self.accounts[key]
         self._spec(symbol)
         events: list[Event] = []
         for order in account.open_orders(symbol):
-            events += self.finish(account, order, "CANCELED", now)
+            events += self._finish(account, order, "CANCELED", now)
         return events
 
     def find_order(self, key: str, symbol: str, order_id: int | None, client_id: str | None) -> SimOrder | None:
@@ -180,7 +180,7 @@ class Exchange:
         self.quotes[quote.symbol] = quote
         events = self._trigger(quote)
         events += self._match(quote)
-        events += liquidate(self, quote.symbol, quote.time)
+        events += self._liquidate(quote.symbol, quote.time)
         return events
 
     def apply_funding(self, symbol: str, rate: Decimal, now: int) -> list[Event]:
@@ -221,7 +221,7 @@ class Exchange:
         if opening and opening * price / account.leverage_of(symbol) > self.risk(account.key).available:
             raise BinanceError(-2019)
 
-    def new_order(self, account: Account, req: OrderRequest, now: int, *, orig_type: str = "",
+    def _new_order(self, account: Account, req: OrderRequest, now: int, *, orig_type: str = "",
                    stop_price: Decimal = ZERO, working_type: str = "CONTRACT_PRICE") -> SimOrder:
         order_id = self._next_order
         self._next_order += 1
@@ -244,21 +244,21 @@ class Exchange:
             price = self.slippage.taker_price(order.side, order.quantity, quote, inst)
             if order.type == "LIMIT":
                 price = min(price, order.price) if order.side == "BUY" else max(price, order.price)
-            events += self.fill(account, order, order.quantity, price, False, now)
+            events += self._fill(account, order, order.quantity, price, False, now)
         elif order.time_in_force in ("IOC", "FOK"):
-            events += self.finish(account, order, "EXPIRED", now)
+            events += self._finish(account, order, "EXPIRED", now)
         else:
             self._resting[order.symbol][order.order_id] = order
             account.resting[order.order_id] = order
         return events
 
-    def fill(self, account: Account, order: SimOrder, quantity: Decimal, price: Decimal, maker: bool,
+    def _fill(self, account: Account, order: SimOrder, quantity: Decimal, price: Decimal, maker: bool,
               now: int) -> list[Event]:
         if order.reduce_only:
             pos = account.positions.get(order.symbol)
             amount = pos.amount if pos is not None else ZERO
             if amount == 0 or (amount > 0) == (order.side == "BUY"):
-                return self.finish(account, order, "EXPIRED", now)
+                return self._finish(account, order, "EXPIRED", now)
             quantity = min(quantity, abs(amount))
         liquidation = order.type == "LIQUIDATION"
         commission = ZERO if liquidation else self.fees.commission(quantity, price, maker)
@@ -280,12 +280,12 @@ class Exchange:
         events.append(account_event(account, now, "ORDER",
                                     (position_state(account, account.positions[order.symbol], mark),)))
         if order.status == "PARTIALLY_FILLED" and order.reduce_only and not account.positions[order.symbol].amount:
-            events += self.finish(account, order, "EXPIRED", now)
+            events += self._finish(account, order, "EXPIRED", now)
         elif order.status == "FILLED":
             self._unrest(account, order)
         return events
 
-    def finish(self, account: Account, order: SimOrder, status: str, now: int) -> list[Event]:
+    def _finish(self, account: Account, order: SimOrder, status: str, now: int) -> list[Event]:
         order.status, order.update_time = status, now
         self._unrest(account, order)
         return [OrderEvent(account.key, now, status, order.snapshot())]
@@ -298,9 +298,28 @@ class Exchange:
         self._algos[algo.symbol].pop(algo.algo_id, None)
         self.accounts[algo.account].waiting.pop(algo.algo_id, None)
 
-    def exposed(self, symbol: str) -> list[str]:
-        """Accounts holding a position in `symbol`, in a fixed order."""
-        return sorted(self._exposed[symbol])
+    def _liquidate(self, symbol: str, now: int) -> list[Event]:
+        """Execute every close plan for the accounts holding `symbol`, in a fixed account order.
+        Each plan closes the positions it names, so the inner loop ends."""
+        events: list[Event] = []
+        marks = self.marks()
+        for key in sorted(self._exposed[symbol]):
+            account = self.accounts[key]
+            while (plan := next_close(account, marks, self.specs, now)) is not None:
+                events += self._execute_close(account, plan, now)
+        return events
+
+    def _execute_close(self, account: Account, plan: ClosePlan, now: int) -> list[Event]:
+        events: list[Event] = []
+        for order_id in plan.cancels:
+            events += self._finish(account, account.orders[order_id], "CANCELED", now)
+        realized = ZERO
+        for close in plan.closes:
+            order = self._new_order(account, close.order, now)
+            before = account.ledger.realized
+            events += self._fill(account, order, order.quantity, close.price, False, now)
+            realized += account.ledger.realized - before
+        return events + settle_close(account, plan, realized, now)
 
     def _track_exposure(self, account: Account, symbol: str) -> None:
         if account.positions[symbol].amount:
@@ -334,7 +353,7 @@ class Exchange:
         except BinanceError as exc:
             algo.status, algo.fail_reason = "EXPIRED", exc.msg
             return [AlgoEvent(account.key, now, algo.snapshot())]
-        order = self.new_order(account, req, now, orig_type=algo.order_type, stop_price=algo.trigger_price,
+        order = self._new_order(account, req, now, orig_type=algo.order_type, stop_price=algo.trigger_price,
                                 working_type=algo.working_type)
         # the triggered order carries the algo's client id, so a client can follow its stop by one id
         del account.client_ids[order.client_id]
@@ -361,5 +380,5 @@ class Exchange:
             touched = quote.last <= order.price if order.side == "BUY" else quote.last >= order.price
             if touched:
                 account = self.accounts[order.account]
-                events += self.fill(account, order, min(order.remaining, cap), order.price, True, quote.time)
+                events += self._fill(account, order, min(order.remaining, cap), order.price, True, quote.time)
         return events
