@@ -34,7 +34,7 @@ from engine.core.types import Candle
 from engine.feeds.market import MarketFeed
 from engine.feeds.options import FeedOptions
 from engine.feeds.parse import parse_frame
-from engine.sim.streams import text_frame
+from engine.sim.ws import text_frame
 from engine.venues.binance import BinanceVenue
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "XRPUSDT")

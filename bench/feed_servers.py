@@ -50,15 +50,15 @@ async def stamped_sim(port: int, stamps_file: Path, speed: float) -> None:
     sim = Simulator(SimOptions(port=port, speed=speed, paused=True, data_dir=repo / "data" / "market",
                                ws_max_queue=1_000_000))
     stamps: dict[str, int] = {}
-    publish = sim.hub.publish
+    publish = sim.venue.hub.publish
 
     def stamping(stream: str, payload: Any) -> None:
         if isinstance(payload, dict) and payload.get("e") == "kline" and payload["k"]["x"]:
             stamps[f"{stream} {payload['k']['t']}"] = time.time_ns()
         publish(stream, payload)
 
-    sim.hub.publish = stamping  # type: ignore[method-assign]
-    sim.replay.hub = sim.hub
+    sim.venue.hub.publish = stamping  # type: ignore[method-assign]
+    sim.replay.hub = sim.venue.hub
     await sim.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -7,17 +7,26 @@ from __future__ import annotations
 import ipaddress
 import json
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from engine.core.secret import Secret
-from engine.sim.faults import FaultError
+from engine.sim.faults import Fault, FaultError
 from engine.sim.options import parse_speed
 from engine.sim.pricing import money
+from engine.sim.rest import ok
+from engine.sim.venue import Venue
 
-if TYPE_CHECKING:
-    from engine.sim.server import Simulator
+
+class Server(Protocol):
+    """What the admin API needs from the HTTP server around the venue."""
+
+    def describe(self) -> dict[str, Any]:
+        """The clock, the addresses, connections and restarts (`/admin/state`)."""
+
+    async def add_fault(self, spec: dict[str, Any]) -> Fault:
+        """Register a fault, the server's own restart included."""
 
 
 def is_loopback(request: web.Request) -> bool:
@@ -43,17 +52,14 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def routes(sim: Simulator) -> list[web.RouteDef]:
-    def ok(data: object) -> web.Response:
-        return web.json_response(data, dumps=sim.dumps)
-
+def routes(venue: Venue, server: Server) -> list[web.RouteDef]:
     async def state(request: web.Request) -> web.Response:
-        return ok(sim.describe())
+        return ok(server.describe())
 
     async def clock(request: web.Request) -> web.Response:
         action = request.match_info["action"]
         body = await _body(request)
-        replay = sim.replay
+        replay = venue.replay
         if action == "pause":
             replay.pause()
         elif action == "resume":
@@ -70,19 +76,19 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                 steps = replay.step_bars(int(body["bars"]))
             else:
                 steps = replay.step(int(body.get("steps", 1)))
-            return ok({**sim.clock_state(), "stepped": steps})
+            return ok({**venue.clock_state(), "stepped": steps})
         else:
             raise web.HTTPNotFound(text=f"unknown clock action {action!r}: pause, resume, step, speed")
-        return ok(sim.clock_state())
+        return ok(venue.clock_state())
 
     async def candles(request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
-        interval = request.query.get("interval", sim.market.interval)
-        state = sim.market.states.get(symbol)
+        interval = request.query.get("interval", venue.market.interval)
+        state = venue.market.states.get(symbol)
         if state is None or interval not in state.tape.history:
             raise web.HTTPBadRequest(text=f"unknown symbol {symbol!r} or interval {interval!r}; symbols "
-                                          f"{sorted(sim.market.states)}, intervals {sim.market.intervals}")
-        rows = sim.closed_candles(symbol, interval, history=request.query.get("history") == "1")
+                                          f"{sorted(venue.market.states)}, intervals {venue.market.intervals}")
+        rows = venue.closed_candles(symbol, interval, history=request.query.get("history") == "1")
         return ok({"symbol": symbol, "interval": interval, "candles": rows})
 
     async def accounts(request: web.Request) -> web.Response:
@@ -90,23 +96,23 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             body = await _body(request)
             try:
                 usdt = Decimal(str(body.get("usdt", "10000")))
-                sim.add_account(str(body["key"]), Secret(str(body["secret"])), usdt)
+                venue.add_account(str(body["key"]), Secret(str(body["secret"])), usdt)
             except (KeyError, InvalidOperation, ValueError) as exc:
                 raise web.HTTPBadRequest(text=f"POST /admin/accounts takes key, secret, usdt: {exc}") from None
-            return ok(account_view(sim, str(body["key"]), detail=False))
-        return ok([account_view(sim, key, detail=False) for key in sim.exchange.accounts])
+            return ok(account_view(venue, str(body["key"]), detail=False))
+        return ok([account_view(venue, key, detail=False) for key in venue.exchange.accounts])
 
     async def account(request: web.Request) -> web.Response:
         key = request.match_info["key"]
-        if key not in sim.exchange.accounts:
+        if key not in venue.exchange.accounts:
             raise web.HTTPNotFound(text=f"no account {key!r}")
-        return ok(account_view(sim, key, detail=True))
+        return ok(account_view(venue, key, detail=True))
 
     async def price(request: web.Request) -> web.Response:
         body = await _body(request)
         symbol = body.get("symbol")
-        if symbol not in sim.market.states:
-            raise web.HTTPBadRequest(text=f"symbol must be one of {sorted(sim.market.states)}")
+        if symbol not in venue.market.states:
+            raise web.HTTPBadRequest(text=f"symbol must be one of {sorted(venue.market.states)}")
         path = body.get("prices") or [body.get("price")]
         try:
             mark = float(body["mark"]) if body.get("mark") is not None else None
@@ -117,25 +123,25 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             raise web.HTTPBadRequest(text="prices must be finite and > 0")
         events = 0
         for point in points:
-            events += sim.inject_price(symbol, point, mark)
-        return ok({"symbol": symbol, "events": events, **sim.clock_state()})
+            events += venue.inject_price(symbol, point, mark)
+        return ok({"symbol": symbol, "events": events, **venue.clock_state()})
 
     async def faults(request: web.Request) -> web.Response:
         if request.method == "POST":
             try:
-                fault = await sim.add_fault(await _body(request))
+                fault = await server.add_fault(await _body(request))
             except FaultError as exc:
                 raise web.HTTPBadRequest(text=str(exc)) from None
             return ok(fault.describe())
         if request.method == "DELETE":
             fault_id = request.match_info.get("id")
-            return ok({"cleared": sim.clear_faults(int(fault_id) if fault_id else None)})
-        return ok(sim.faults.snapshot())
+            return ok({"cleared": venue.clear_faults(int(fault_id) if fault_id else None)})
+        return ok(venue.faults.snapshot())
 
     async def restart(request: web.Request) -> web.Response:
         body = await _body(request)
         try:
-            fault = await sim.add_fault({"kind": "restart", "down": body.get("down", 1.0),
+            fault = await server.add_fault({"kind": "restart", "down": body.get("down", 1.0),
                                          "mode": body.get("mode", "abort")})
         except FaultError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
@@ -144,7 +150,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
     async def connections(request: web.Request) -> web.Response:
         return ok([{"id": c.id, "path": c.path, "streams": sorted(c.streams), "user": bool(c.listen_keys),
                     "queued": len(c.queue), "sent": c.sent, "stalled": c.stalled, "withhold_pongs": c.withhold_pongs}
-                   for c in sim.hub.connections])
+                   for c in venue.hub.connections])
 
     return [
         web.get("/admin/state", state), web.post("/admin/clock/{action}", clock),
@@ -156,8 +162,8 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
     ]
 
 
-def account_view(sim: Simulator, key: str, *, detail: bool) -> dict[str, Any]:
-    ex = sim.exchange
+def account_view(venue: Venue, key: str, *, detail: bool) -> dict[str, Any]:
+    ex = venue.exchange
     acct = ex.accounts[key]
     risk = ex.risk(key)
     led = acct.ledger

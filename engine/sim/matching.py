@@ -302,9 +302,9 @@ class Exchange:
         """Execute every close plan for the accounts holding `symbol`, in a fixed account order.
         Each plan closes the positions it names, so the inner loop ends."""
         events: list[Event] = []
-        marks = self.marks()
         for key in sorted(self._exposed[symbol]):
             account = self.accounts[key]
+            marks = self.marks()
             while (plan := next_close(account, marks, self.specs, now)) is not None:
                 events += self._execute_close(account, plan, now)
         return events

@@ -3,26 +3,19 @@ orders, conditional (algo) orders, trades, and listen keys (API key only)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from engine.sim import payloads
 from engine.sim.errors import BinanceError
 from engine.sim.numbers import fixed
-from engine.sim.rest_market import int_param
-
-if TYPE_CHECKING:
-    from engine.sim.server import Simulator
+from engine.sim.rest import authenticate, int_param, ok
+from engine.sim.venue import Venue
 
 WEEK_MS = 7 * 86_400_000
 
 
-def routes(sim: Simulator) -> list[web.RouteDef]:
-    ex = sim.exchange
-
-    def ok(data: object) -> web.Response:
-        return web.json_response(data, dumps=sim.dumps)
+def routes(venue: Venue) -> list[web.RouteDef]:
+    ex = venue.exchange
 
     def symbol_of(params: dict[str, str], required: bool = True) -> str | None:
         symbol = params.get("symbol")
@@ -43,11 +36,11 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
 
     # ---- account -----------------------------------------------------------------------------
     async def account(request: web.Request) -> web.Response:
-        key, _ = await sim.authenticate(request)
+        key, _ = await authenticate(venue, request)
         return ok(payloads.account_json(ex.accounts[key], ex.risk(key)))
 
     async def balance(request: web.Request) -> web.Response:
-        key, _ = await sim.authenticate(request)
+        key, _ = await authenticate(venue, request)
         risk = ex.risk(key)
         return ok([{"accountAlias": "SimTrader", "asset": "USDT", "balance": fixed(risk.wallet, 8),
                     "crossWalletBalance": fixed(risk.cross_wallet, 8), "crossUnPnl": fixed(risk.cross_unrealized, 8),
@@ -55,22 +48,22 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                     "marginAvailable": True, "updateTime": max(1, ex.accounts[key].update_time)}])
 
     async def position_risk(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
         return ok(payloads.position_risk_json(ex.accounts[key], ex.risk(key), ex.specs, symbol))
 
     async def leverage(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
         value = int_param(params, "leverage")
         if value is None:
             raise BinanceError(-1102, name="leverage")
-        sim.dispatch(ex.set_leverage(key, symbol, value, sim.replay.now_ms))
+        venue.dispatch(ex.set_leverage(key, symbol, value, venue.replay.now_ms))
         return ok({"leverage": value, "maxNotionalValue": "80000000", "symbol": symbol})
 
     async def leverage_bracket(request: web.Request) -> web.Response:
-        _, params = await sim.authenticate(request)
+        _, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
         return ok([{"symbol": s.symbol, "notionalCoef": 1.0, "brackets": [{
             "bracket": 1, "initialLeverage": s.max_leverage, "notionalCap": 50_000_000, "notionalFloor": 0,
@@ -78,25 +71,25 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             for s in ex.specs.values() if symbol is None or s.symbol == symbol])
 
     async def margin_type(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
         kind = params.get("marginType")
         if not kind:
             raise BinanceError(-1102, name="marginType")
-        sim.dispatch(ex.set_margin_type(key, symbol, kind, sim.replay.now_ms))
+        venue.dispatch(ex.set_margin_type(key, symbol, kind, venue.replay.now_ms))
         return ok({"code": 200, "msg": "success"})
 
     async def position_mode(request: web.Request) -> web.Response:
-        await sim.authenticate(request)
+        await authenticate(venue, request)
         return ok({"dualSidePosition": False})
 
     # ---- orders ------------------------------------------------------------------------------
     async def new_order(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
-        sim.limiter.count_order(key)
-        order, events = ex.place_order(key, params, sim.replay.now_ms)
-        sim.dispatch(events)
+        key, params = await authenticate(venue, request)
+        venue.limiter.count_order(key)
+        order, events = ex.place_order(key, params, venue.replay.now_ms)
+        venue.dispatch(events)
         spec = ex.specs[order.symbol]
         if params.get("newOrderRespType", "ACK").upper() == "RESULT":
             return ok(payloads.order_json(order, spec))
@@ -104,7 +97,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         return ok(payloads.order_json(first, spec))
 
     async def get_order(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
         order = ex.find_order(key, symbol, *order_ids(params))
@@ -113,22 +106,22 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         return ok(payloads.order_json(order, ex.specs[symbol]))
 
     async def cancel_order(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
-        order, events = ex.cancel_order(key, symbol, *order_ids(params), sim.replay.now_ms)
-        sim.dispatch(events)
+        order, events = ex.cancel_order(key, symbol, *order_ids(params), venue.replay.now_ms)
+        venue.dispatch(events)
         return ok(payloads.order_json(order, ex.specs[symbol]))
 
     async def cancel_all(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
-        sim.dispatch(ex.cancel_all(key, symbol, sim.replay.now_ms))
+        venue.dispatch(ex.cancel_all(key, symbol, venue.replay.now_ms))
         return ok({"code": 200, "msg": "The operation of cancel all open order is done."})
 
     async def open_order(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         assert symbol is not None
         order = ex.find_order(key, symbol, *order_ids(params))
@@ -137,7 +130,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         return ok(payloads.order_json(order, ex.specs[symbol]))
 
     async def income(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
         kind = params.get("incomeType")
         limit = min(1000, int_param(params, "limit", 100) or 100)
@@ -151,19 +144,19 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                    for i in rows])
 
     async def open_orders(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
         return ok([payloads.order_json(o, ex.specs[o.symbol]) for o in ex.accounts[key].open_orders(symbol)])
 
     async def all_orders(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         limit = min(1000, int_param(params, "limit", 500) or 500)
         orders = [o for o in ex.accounts[key].orders.values() if o.symbol == symbol]
         return ok([payloads.order_json(o, ex.specs[o.symbol]) for o in orders[-limit:]])
 
     async def user_trades(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         limit = int_param(params, "limit", 500) or 500
         if not 1 <= limit <= 1000:
@@ -186,58 +179,58 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         return algo_id, client_id
 
     async def new_algo(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
-        sim.limiter.count_order(key)
-        algo, events = ex.place_algo(key, params, sim.replay.now_ms)
-        sim.dispatch(events)
+        key, params = await authenticate(venue, request)
+        venue.limiter.count_order(key)
+        algo, events = ex.place_algo(key, params, venue.replay.now_ms)
+        venue.dispatch(events)
         return ok(payloads.algo_json(algo, ex.specs[algo.symbol]))
 
     async def get_algo(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         algo = ex.find_algo(key, *algo_ids(params))
         if algo is None:
             raise BinanceError(-2013)
         return ok(payloads.algo_json(algo, ex.specs[algo.symbol]))
 
     async def cancel_algo(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
-        algo, events = ex.cancel_algo(key, symbol, *algo_ids(params), sim.replay.now_ms)
-        sim.dispatch(events)
+        algo, events = ex.cancel_algo(key, symbol, *algo_ids(params), venue.replay.now_ms)
+        venue.dispatch(events)
         return ok({"algoId": algo.algo_id, "clientAlgoId": algo.client_id, "code": "200", "msg": "success"})
 
     async def open_algos(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params, required=False)
         return ok([payloads.algo_json(a, ex.specs[a.symbol]) for a in ex.accounts[key].open_algos(symbol)])
 
     async def all_algos(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         return ok([payloads.algo_json(a, ex.specs[a.symbol]) for a in ex.accounts[key].algos.values()
                    if a.symbol == symbol])
 
     async def cancel_all_algos(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request)
+        key, params = await authenticate(venue, request)
         symbol = symbol_of(params)
         for algo in ex.accounts[key].open_algos(symbol):
-            sim.dispatch(ex.cancel_algo(key, symbol, algo.algo_id, None, sim.replay.now_ms)[1])
+            venue.dispatch(ex.cancel_algo(key, symbol, algo.algo_id, None, venue.replay.now_ms)[1])
         return ok({"code": 200, "msg": "The operation of cancel all open order is done."})
 
     # ---- listen keys (USER_STREAM: API key only) ----------------------------------------------
     async def listen_key_new(request: web.Request) -> web.Response:
-        key, _ = await sim.authenticate(request, signed=False)
-        return ok({"listenKey": sim.listen_keys.create(key)})
+        key, _ = await authenticate(venue, request, signed=False)
+        return ok({"listenKey": venue.listen_keys.create(key)})
 
     async def listen_key_keepalive(request: web.Request) -> web.Response:
-        key, params = await sim.authenticate(request, signed=False)
-        return ok({"listenKey": sim.listen_keys.keepalive(key, params.get("listenKey"))})
+        key, params = await authenticate(venue, request, signed=False)
+        return ok({"listenKey": venue.listen_keys.keepalive(key, params.get("listenKey"))})
 
     async def listen_key_delete(request: web.Request) -> web.Response:
-        key, _ = await sim.authenticate(request, signed=False)
-        listen_key = sim.listen_keys.delete(key)
+        key, _ = await authenticate(venue, request, signed=False)
+        listen_key = venue.listen_keys.delete(key)
         if listen_key is not None:
-            sim.close_user_streams(listen_key)
+            venue.close_user_streams(listen_key)
         return ok({})
 
     return [

@@ -1,10 +1,8 @@
 """Websocket fan-out: stream names, subscriptions and one bounded outgoing queue per connection.
 
 A payload is encoded once per stream (raw and, lazily, combined `{"stream":..,"data":..}`) and
-appended to each subscriber's queue; each connection has its own writer task, so a slow reader
-never blocks the replay or other clients. Data frames are written straight to the connection's
-transport in batches (control frames - ping, pong, close - still go through aiohttp; every write
-is a whole frame, so they never interleave). A queue longer than `max_queue` frames means the client
+appended to each subscriber's queue; each connection has its own writer task (`ws.write_loop`), so
+a slow reader never blocks the replay or other clients. A queue longer than `max_queue` frames means the client
 fell behind: it is disconnected with a logged reason and can backfill over REST."""
 
 from __future__ import annotations
@@ -12,20 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import struct
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from aiohttp import WSMsgType, web
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("engine.sim.streams")
-_HEADER1 = struct.Struct("!BB").pack
-_HEADER2 = struct.Struct("!BBH").pack
-_HEADER3 = struct.Struct("!BBQ").pack
-WRITE_BATCH = 512
-WRITE_HIGH_WATER = 1 << 20
 _encode = msgspec.json.Encoder().encode
 _SYMBOL_STREAM = re.compile(r"^(?P<symbol>[a-z0-9]+)@(?P<channel>.+)$")
 CHANNELS = {"aggtrade": "aggTrade", "trade": "trade", "bookticker": "bookTicker", "markprice": "markPrice",
@@ -92,47 +86,16 @@ class Connection:
             return
         self.wake.set()
 
-    async def write_loop(self) -> None:
-        """Send queued frames. Whatever is queued goes out in one transport write (one syscall, not
-        one per frame); above `WRITE_HIGH_WATER` buffered bytes the loop waits for the socket."""
-        ws = self.ws
-        try:
-            while not self.closing:
-                await self.wake.wait()
-                self.wake.clear()
-                transport = self.transport
-                while self.queue and not self.closing:
-                    if transport is None or transport.is_closing():
-                        await ws.send_frame(self.queue.popleft(), WSMsgType.TEXT)
-                        self.sent += 1
-                        continue
-                    count = min(len(self.queue), WRITE_BATCH)
-                    transport.write(b"".join([text_frame(self.queue.popleft()) for _ in range(count)]))
-                    self.sent += count
-                    while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():
-                        await asyncio.sleep(0.002)
-                    await asyncio.sleep(0)
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("connection %s writer stopped: %s", self.id, exc)
-
-
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked, uncompressed, final websocket text frame (RFC 6455 section 5.2), as a server sends it."""
-    size = len(payload)
-    if size < 126:
-        return _HEADER1(0x81, size) + payload
-    if size < 65536:
-        return _HEADER2(0x81, 126, size) + payload
-    return _HEADER3(0x81, 127, size) + payload
-
 
 class Hub:
-    def __init__(self, max_queue: int = 20_000) -> None:
+    def __init__(self, max_queue: int = 20_000,
+                 before_frame: Callable[[str, Any], list[tuple[str, bytes]]] | None = None) -> None:
+        """`before_frame(stream, payload)`: extra (malformed) frames to send first (the fault hook)."""
         self.max_queue = max_queue
         self.connections: set[Connection] = set()
         self.subs: dict[str, set[Connection]] = {}
         self.users: dict[str, set[Connection]] = {}     # listen key -> connections
-        self.before_frame: Callable[[str, Any], list[tuple[str, bytes]]] | None = None   # fault hook
+        self.before_frame = before_frame
         self.kicked: deque[tuple[int, str]] = deque(maxlen=1000)
 
     def add(self, ws: web.WebSocketResponse, path: str, peer: str, combined: bool) -> Connection:
@@ -217,3 +180,11 @@ class Hub:
             conn.transport.abort()
         else:
             asyncio.get_running_loop().create_task(conn.ws.close(code=1008, message=reason[:120].encode()))
+
+    def drop(self, conn: Connection, mode: str) -> None:
+        """Disconnect without a reason: `abort` cuts the TCP connection, otherwise a 1001 close."""
+        self.remove(conn)
+        if mode == "abort" and conn.transport is not None:
+            conn.transport.abort()
+        else:
+            asyncio.get_running_loop().create_task(conn.ws.close(code=1001, message=b"going away"))

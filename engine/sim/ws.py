@@ -13,23 +13,27 @@ import asyncio
 import json
 import logging
 import re
+import struct
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from engine.sim.streams import Connection, canonical
-
-if TYPE_CHECKING:
-    from engine.sim.server import Simulator
+from engine.sim.venue import Venue
 
 log = logging.getLogger("engine.sim.ws")
+_HEADER1 = struct.Struct("!BB").pack
+_HEADER2 = struct.Struct("!BBH").pack
+_HEADER3 = struct.Struct("!BBQ").pack
+WRITE_BATCH = 512
+WRITE_HIGH_WATER = 1 << 20
 PATH = re.compile(r"^/(?:(?P<family>market|public|private)/)?(?P<kind>ws|stream)(?:/(?P<rest>.*))?$")
 PATHS = ("/ws", "/stream")
 FAMILIES = ("", "/market", "/public", "/private")
 
 
-def routes(sim: Simulator) -> list[web.RouteDef]:
+def routes(venue: Venue) -> list[web.RouteDef]:
     async def handle(request: web.Request) -> web.StreamResponse:
         m = PATH.match(request.path)
         if m is None:
@@ -39,7 +43,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             raise web.HTTPBadRequest(text="websocket upgrade expected")
         await ws.prepare(request)
         peer = request.remote or ""
-        conn = sim.hub.add(ws, request.path, peer, combined=m["kind"] == "stream")
+        conn = venue.hub.add(ws, request.path, peer, combined=m["kind"] == "stream")
         conn.transport = request.transport
         names = [n for n in (m["rest"] or "").split("/") if n]
         if m["kind"] == "stream":
@@ -50,13 +54,13 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             conn.events = {e for e in request.query["events"].split("/") if e}
         for name in names:
             attach(conn, name, silent=True)
-        sim.apply_connection_faults(conn)
-        writer = asyncio.get_running_loop().create_task(conn.write_loop())
+        venue.apply_connection_faults(conn)
+        writer = asyncio.get_running_loop().create_task(write_loop(conn))
         pinger = asyncio.get_running_loop().create_task(ping_loop(conn))
         try:
             await read_loop(conn)
         finally:
-            sim.hub.remove(conn)
+            venue.hub.remove(conn)
             pinger.cancel()
             writer.cancel()
             await asyncio.gather(pinger, writer, return_exceptions=True)
@@ -66,15 +70,15 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
 
     def attach(conn: Connection, name: str, *, silent: bool) -> str | None:
         """Subscribe to a stream or a user stream; the error text if `name` is neither."""
-        if sim.listen_keys.account_of(name) is not None:
-            sim.hub.attach_user(conn, name)
+        if venue.listen_keys.account_of(name) is not None:
+            venue.hub.attach_user(conn, name)
             return None
-        stream = canonical(name, sim.market.states, sim.market.intervals)
+        stream = canonical(name, venue.market.states, venue.market.intervals)
         if stream is None:
             return None if silent else f"Invalid request: unknown stream name '{name}'"
-        if stream not in conn.streams and len(conn.streams) >= sim.options.ws_max_streams:
-            return f"Invalid request: more than {sim.options.ws_max_streams} streams on one connection"
-        sim.hub.subscribe(conn, stream)
+        if stream not in conn.streams and len(conn.streams) >= venue.options.ws_max_streams:
+            return f"Invalid request: more than {venue.options.ws_max_streams} streams on one connection"
+        venue.hub.subscribe(conn, stream)
         return None
 
     async def read_loop(conn: Connection) -> None:
@@ -85,14 +89,14 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                 conn.incoming.append(now)
                 while conn.incoming and now - conn.incoming[0] > 1.0:
                     conn.incoming.popleft()
-                if len(conn.incoming) > sim.options.ws_message_rate:
-                    sim.hub.kick(conn, f"more than {sim.options.ws_message_rate} incoming messages per second")
+                if len(conn.incoming) > venue.options.ws_message_rate:
+                    venue.hub.kick(conn, f"more than {venue.options.ws_message_rate} incoming messages per second")
                     return
                 control(conn, msg.data)
             elif msg.type == WSMsgType.PING:
-                fault = sim.faults.connection_flag("ws_withhold_pongs", conn.path, tuple(conn.streams))
+                fault = venue.faults.connection_flag("ws_withhold_pongs", conn.path, tuple(conn.streams))
                 if fault is not None and fault.take():
-                    sim.faults.record(fault, f"pong withheld on connection {conn.id}")
+                    venue.faults.record(fault, f"pong withheld on connection {conn.id}")
                 else:
                     await ws.pong(msg.data)
             elif msg.type == WSMsgType.PONG:
@@ -104,24 +108,24 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         try:
             request: Any = json.loads(text)
         except ValueError as exc:
-            sim.hub.send(conn, {"code": 3, "msg": f"Invalid JSON: {exc}"})
+            venue.hub.send(conn, {"code": 3, "msg": f"Invalid JSON: {exc}"})
             return
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-            sim.hub.send(conn, {"code": 2, "msg": "Invalid request: method is missing", "id": _id(request)})
+            venue.hub.send(conn, {"code": 2, "msg": "Invalid request: method is missing", "id": _id(request)})
             return
         method, ident, params = request["method"].upper(), request.get("id"), request.get("params", [])
         if not isinstance(params, list):
-            sim.hub.send(conn, {"code": 2, "msg": "Invalid request: params must be an array", "id": ident})
+            venue.hub.send(conn, {"code": 2, "msg": "Invalid request: params must be an array", "id": ident})
             return
         if method == "SUBSCRIBE":
             errors = [e for e in (attach(conn, str(p), silent=False) for p in params) if e]
-            sim.apply_connection_faults(conn)
+            venue.apply_connection_faults(conn)
             reply: dict[str, Any] = {"code": 2, "msg": errors[0], "id": ident} if errors else {"result": None, "id": ident}
         elif method == "UNSUBSCRIBE":
             for name in params:
-                stream = canonical(str(name), sim.market.states, sim.market.intervals)
+                stream = canonical(str(name), venue.market.states, venue.market.intervals)
                 if stream is not None:
-                    sim.hub.unsubscribe(conn, stream)
+                    venue.hub.unsubscribe(conn, stream)
             reply = {"result": None, "id": ident}
         elif method == "LIST_SUBSCRIPTIONS":
             reply = {"result": sorted(conn.streams) + sorted(conn.listen_keys), "id": ident}
@@ -132,10 +136,10 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             reply = {"result": conn.combined, "id": ident}
         else:
             reply = {"code": 2, "msg": "Invalid request: unknown variable", "id": ident}
-        sim.hub.send(conn, reply)
+        venue.hub.send(conn, reply)
 
     async def ping_loop(conn: Connection) -> None:
-        opts = sim.options
+        opts = venue.options
         started = conn.last_pong = time.monotonic()
         next_ping = started + opts.ws_ping_interval
         tick = max(0.05, min(1.0, opts.ws_ping_interval / 4, opts.ws_pong_timeout / 4))
@@ -143,10 +147,10 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             await asyncio.sleep(tick)
             now = time.monotonic()
             if now - started >= opts.ws_max_age:
-                sim.hub.kick(conn, f"connection older than {opts.ws_max_age:g} s")
+                venue.hub.kick(conn, f"connection older than {opts.ws_max_age:g} s")
                 return
             if now - conn.last_pong > opts.ws_pong_timeout:
-                sim.hub.kick(conn, f"no pong for {opts.ws_pong_timeout:g} s", abort=True)
+                venue.hub.kick(conn, f"no pong for {opts.ws_pong_timeout:g} s", abort=True)
                 return
             if now >= next_ping:
                 next_ping = now + opts.ws_ping_interval
@@ -157,6 +161,42 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
 
     return [web.get(family + path + tail, handle) for family in FAMILIES for path in PATHS
             for tail in ("", "/{tail:.*}")]
+
+
+async def write_loop(conn: Connection) -> None:
+    """Send the connection's queued frames. Data frames are written straight to its transport in
+    batches: whatever is queued goes out in one write (one syscall, not one per frame), and above
+    `WRITE_HIGH_WATER` buffered bytes the loop waits for the socket. Control frames (ping, pong,
+    close) still go through aiohttp; every write is a whole frame, so they never interleave."""
+    ws = conn.ws
+    try:
+        while not conn.closing:
+            await conn.wake.wait()
+            conn.wake.clear()
+            transport = conn.transport
+            while conn.queue and not conn.closing:
+                if transport is None or transport.is_closing():
+                    await ws.send_frame(conn.queue.popleft(), WSMsgType.TEXT)
+                    conn.sent += 1
+                    continue
+                count = min(len(conn.queue), WRITE_BATCH)
+                transport.write(b"".join([text_frame(conn.queue.popleft()) for _ in range(count)]))
+                conn.sent += count
+                while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():
+                    await asyncio.sleep(0.002)
+                await asyncio.sleep(0)
+    except (ConnectionError, RuntimeError) as exc:
+        log.debug("connection %s writer stopped: %s", conn.id, exc)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, uncompressed, final websocket text frame (RFC 6455 section 5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        return _HEADER1(0x81, size) + payload
+    if size < 65536:
+        return _HEADER2(0x81, 126, size) + payload
+    return _HEADER3(0x81, 127, size) + payload
 
 
 def _id(request: Any) -> Any:

@@ -51,8 +51,8 @@ async def test_store_equals_the_simulators_candles_under_every_fault(sim_factory
                                    "probability": 0.05, "seed": 2})
         simulator.replay.resume()
         await inject_faults(simulator, end - CLEAN_TAIL * MINUTE, random.Random(4))
-        simulator.clear_faults()
-        counters = dict(simulator.faults.counters)
+        simulator.venue.clear_faults()
+        counters = dict(simulator.venue.faults.counters)
         await wait_for(lambda: simulator.replay.finished, 120, "the replay to finish")
         last = end - MINUTE
         await wait_for(lambda: all(feed.last_candle(s, "1m") == last for s in SYMBOLS), 30, "the last closes")
@@ -84,7 +84,7 @@ async def inject_faults(simulator, stop_at: int, rng: random.Random) -> None:  #
     streams = [f"{s.lower()}@{c}" for s in SYMBOLS for c in ("kline_1m", "markPrice@1s")]
     moved = (simulator.replay.now_ms, time.monotonic())
     for n in range(2_000):
-        counters = simulator.faults.counters
+        counters = simulator.venue.faults.counters
         short = [k for k in KINDS[:5] if counters.get(k, 0) < TARGET]
         if not short or simulator.replay.now_ms >= stop_at:
             return

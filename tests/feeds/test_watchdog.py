@@ -117,6 +117,6 @@ async def test_stop_closes_every_connection_and_task(sim_factory) -> None:  # ty
     await sim.control.resume()
     await wait_for(lambda: sum(c.rotations for c in feed.status().connections) >= 3, 10, "rotations")
     await feed.stop()
-    await wait_for(lambda: not sim.sim.hub.connections, 5, "the simulator to see every connection closed")
+    await wait_for(lambda: not sim.sim.venue.hub.connections, 5, "the simulator to see every connection closed")
     left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("feed-") and not t.done()]
     assert left == [] and not feed.status().connected

@@ -10,6 +10,7 @@ import pytest
 from engine.core.secret import Secret
 from engine.sim.persist import StateError
 from engine.sim.server import Simulator
+from engine.sim.venue import Venue
 from tests.sim.harness import test_options
 
 
@@ -40,6 +41,6 @@ async def test_exchange_and_replay_survive_a_restart(tmp_path: Path) -> None:
 
 def test_a_state_for_other_symbols_is_refused_with_a_reason(tmp_path: Path) -> None:
     state = tmp_path / "state.pkl"
-    Simulator(test_options(state_file=state)).save_state()
+    Venue(test_options(state_file=state)).save_state()
     with pytest.raises(StateError, match="is for BTCUSDT, ETHUSDT, XRPUSDT on 1m candles, not BTCUSDT on 1m"):
-        Simulator(test_options(state_file=state, symbols=("BTCUSDT",)))
+        Venue(test_options(state_file=state, symbols=("BTCUSDT",)))
