@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.config import ConfigError, load_settings
+from engine.core.errors import StoreUnavailable
 from engine.logs import setup_logging
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
@@ -50,5 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"slt: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
-    return int(importlib.import_module(args._module).run(args, settings) or 0)
+    try:
+        return int(importlib.import_module(args._module).run(args, settings) or 0)
+    except StoreUnavailable as exc:  # no lake yet, or a missing DuckDB part: say so, no traceback
+        print(f"slt {args.command}: {exc}", file=sys.stderr)
+        return 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import msgspec
 
@@ -19,7 +18,6 @@ from engine.accounts.performance import PerformanceStats
 from engine.cli.tables import format_table
 from engine.config import Settings
 from engine.core.clock import wall_ms
-from engine.core.errors import StoreUnavailable
 from engine.core.types import TradeExit
 from engine.store import reader
 from engine.store.lake import connect
@@ -43,11 +41,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     accounts = accounts_from_settings(settings)
     if args.group:
         accounts = tuple(a for a in accounts if str(a.group) == args.group)
-    try:
-        lake = connect(settings, read_only=True)
-    except StoreUnavailable as exc:
-        print(f"slt accounts: {exc}", file=sys.stderr)
-        return 1
+    lake = connect(settings, read_only=True)
     try:
         wanted = {a.id for a in accounts}
         exits = [t for t in reader.read(lake, TradeExit) if t.account in wanted]
@@ -80,11 +74,7 @@ def _row(stats: PerformanceStats) -> tuple[object, ...]:
 
 def close_all(settings: Settings, group: AccountGroup | None, reason: str) -> int:
     """Record the command for the engine (it owns the books and the orders; see engine.accounts.commands)."""
-    try:
-        lake = connect(settings)
-    except StoreUnavailable as exc:
-        print(f"slt accounts: {exc}", file=sys.stderr)
-        return 1
+    lake = connect(settings)
     try:
         command = close_all_command(group, reason, exchange_now(lake), wall_ms())
         write_records(lake, [command])

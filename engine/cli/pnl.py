@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from engine.cli.tables import format_table
 from engine.config import Settings
-from engine.core.errors import StoreUnavailable
 from engine.core.types import TradeExit
 from engine.execution.report import TOTAL, PnlReport, pnl_report
 from engine.store import connect, reader
@@ -27,11 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        lake = connect(settings, read_only=True)
-    except StoreUnavailable as exc:
-        print(f"slt pnl: {exc}", file=sys.stderr)
-        return 1
+    lake = connect(settings, read_only=True)
     try:
         fills = reader.fills(lake, args.account)
         funding = reader.funding(lake, args.account)

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from decimal import Decimal
 
 from engine.accounts import accounts_from_settings
 from engine.cli.tables import format_table, iso_utc, readable
 from engine.config import Settings
 from engine.core.clock import wall_ms
-from engine.core.errors import StoreUnavailable
 from engine.risk import RiskReport
 from engine.risk.history import Command, command_event
 from engine.risk.parameters import RISK_TABLE
@@ -39,11 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        lake = connect(settings, read_only=not (args.trip or args.reset))
-    except StoreUnavailable as exc:
-        print(f"slt risk: {exc}", file=sys.stderr)
-        return 1
+    lake = connect(settings, read_only=not (args.trip or args.reset))
     try:
         now = exchange_now(lake)
         if args.trip or args.reset:

@@ -39,11 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.query is None:
         return prompt(settings)
-    try:
-        lake = connect(settings, read_only=True)
-    except StoreUnavailable as exc:
-        print(f"slt sql: {exc}", file=sys.stderr)
-        return 1
+    lake = connect(settings, read_only=True)
     attached = time.perf_counter()
     try:
         with lake.reading() as cur:
@@ -94,11 +90,7 @@ def init_file(settings: Settings) -> Path:
 
 def prompt(settings: Settings) -> int:
     """Replace this process with the DuckDB prompt over the lake."""
-    try:
-        binary, init = duckdb_binary(), init_file(settings)
-    except StoreUnavailable as exc:
-        print(f"slt sql: {exc}", file=sys.stderr)
-        return 1
+    binary, init = duckdb_binary(), init_file(settings)
     sys.stdout.flush()
     os.execv(binary, [str(binary), "-init", str(init)])
     return 0  # not reached
