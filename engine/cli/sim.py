@@ -13,12 +13,16 @@ import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.cli.tables import iso_utc
 from engine.config import Settings
 from engine.core.secret import Secret
 from engine.sim.options import (DEFAULT_START, DEMO_KEY, DEMO_SECRET, AccountSpec, SimOptions, parse_account,
                                 parse_speed, parse_time)
+
+if TYPE_CHECKING:  # the server (aiohttp) is imported only when the simulator runs, not for `slt --help`
+    from engine.sim.server import Simulator
 
 ENV_ACCOUNT = re.compile(r"^SLT_ACCOUNT_(?P<id>[A-Z0-9_]+)_KEY$")
 
@@ -106,9 +110,7 @@ def parse_duration(text: str) -> int:
     return int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]]
 
 
-def banner(sim: object) -> str:
-    from engine.sim.server import Simulator
-    assert isinstance(sim, Simulator)
+def banner(sim: Simulator) -> str:
     lines = [f"simulator: REST {sim.rest_url}   websockets {sim.ws_url}   admin {sim.rest_url}/admin/state",
              f"replay: {sim.market.interval} candles of {', '.join(sorted(sim.market.states))} from "
              f"{iso_utc(sim.replay.start_ms)} to {iso_utc(sim.replay.end_ms)} at speed "
