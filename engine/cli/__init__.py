@@ -13,11 +13,12 @@ from engine.config import ConfigError, load_settings
 from engine.core.errors import StoreUnavailable
 from engine.logs import setup_logging
 
-# name -> (module, one-line help). Modules are imported only when their command runs.
+# name -> (module, one-line help). A module is imported when its command runs (all for `slt --help`).
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("engine.cli.config", "show the effective configuration (secrets masked)"),
     "sim": ("engine.cli.sim", "run the local Binance USD-M exchange simulator until Ctrl-C"),
-    "indicators": ("engine.cli.indicators", "every indicator and ICT column of a klines Parquet file"),
+    "indicators": ("engine.cli.indicators", "write every indicator and ICT column of a klines Parquet file to "
+                                            "another (-o)"),
     "up": ("engine.cli.up", "start Prefect, MLflow, the store and the trading engine (with SLT_EXCHANGE=sim "
                             "the exchange simulator first); Ctrl-C stops all"),
     "sql": ("engine.cli.sql", "query the store (read-only); without a query, open the DuckDB prompt"),
