@@ -7,6 +7,9 @@ import ast
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from engine.sim.faults import FaultError
 from engine.sim.options import DEMO_KEY
 from engine.sim.pricing import money
 from engine.sim.venue import Venue
@@ -33,6 +36,13 @@ def test_a_venue_trades_and_replays_in_process() -> None:
     assert sold.order_id == sell.order_id and sold.time == start + 30 * MINUTE - 1
     assert sold.realized_pnl == money(Decimal("0.01") * (sold.price - bought.price))
     assert account.positions["BTCUSDT"].amount == 0 and account.ledger.expected_wallet() == account.wallet
+
+
+def test_a_restart_is_the_servers_fault_not_the_venues() -> None:
+    venue = Venue(test_options())
+    with pytest.raises(FaultError, match="restart fault needs the HTTP server"):
+        venue.add_fault({"kind": "restart", "down": 0.1})
+    assert venue.faults.snapshot()["faults"] == []                             # nothing registered
 
 
 def runtime_imports(tree: ast.AST) -> set[str]:
