@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install clean-state
+.PHONY: run test test-fast bench install clean-state
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(STAMP)
 ## The full test suite.
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## The tests that start no process and no server (`-m "not integration"`): the quick loop while coding.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not integration"
 
 ## Benchmarks: writes bench/results/<name>.json and prints a table of ratios.
 bench: $(STAMP)

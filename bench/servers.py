@@ -5,52 +5,34 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+from typing import Any
+
+from engine.child import answers, free_port, spawn, stop, wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
+__all__ = ["REPO", "free_port", "start", "start_sim", "stop"]
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(args: list[str], ready_url: str | None = None) -> subprocess.Popen[str]:
+def start(args: list[str], ready_url: str | None = None) -> subprocess.Popen[Any]:
+    """`python args...` without our settings; ready when `ready_url` answers, or when it prints `ready`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLT_")}
-    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{args} exited with {proc.returncode}")
-        if ready_url is None:
-            if proc.stdout is not None and proc.stdout.readline().strip() == "ready":
-                return proc
-            continue
-        try:
-            urllib.request.urlopen(ready_url, timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise TimeoutError(f"{args} not ready")
+    proc = spawn([sys.executable, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                 text=True)
 
+    def ready() -> bool:
+        if ready_url is not None:
+            return answers(ready_url, 1.0)
+        return proc.stdout is not None and proc.stdout.readline().strip() == "ready"
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+        wait_ready(proc, ready, what=" ".join(args), timeout=60)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
 
 
-def start_sim(port: int, *extra: str) -> subprocess.Popen[str]:
+def start_sim(port: int, *extra: str) -> subprocess.Popen[Any]:
     return start(["-m", "engine.sim", "--port", str(port), "--paused", "--no-demo", *extra],
-                  f"http://127.0.0.1:{port}/fapi/v1/ping")
+                 f"http://127.0.0.1:{port}/fapi/v1/ping")

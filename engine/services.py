@@ -1,30 +1,26 @@
 """Local services as child processes: declared as data, started together, watched, stopped cleanly.
 
-Each service runs in its own process group (session) with its output in a log file; stopping
-sends SIGTERM to the group, waits, then SIGKILLs whatever is left of the group and of the
-process's descendants, so no orphan survives. If `slt up` itself is killed with SIGKILL, each
-direct child still gets SIGTERM from the kernel (Linux parent-death signal), best effort.
+Each service is a child process started by `engine.child` (its own session, output in a log file,
+the parent-death signal set); stopping sends SIGTERM to each group, waits, then SIGKILLs whatever is
+left of the group and of the process's descendants, so no orphan survives.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from engine.child import answers, log_tail, signal_group, spawn_logged
 from engine.core.errors import SltError
 
 log = logging.getLogger(__name__)
@@ -60,26 +56,6 @@ def check_port_free(service: Service, host: str) -> None:
                                 f"uses it or set {service.port_variable or 'another port'}") from None
 
 
-def _parent_death_signal() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own loopback URL)
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 class Supervisor:
     """Starts services, waits until they are healthy, notices deaths, stops them all."""
 
@@ -94,11 +70,7 @@ class Supervisor:
                 self._launch(service)
 
     def _launch(self, service: Service) -> None:
-        service.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(service.log_file, "ab") as out:
-            self.processes[service.name] = subprocess.Popen(
-                service.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **service.env}, start_new_session=True, preexec_fn=_parent_death_signal)
+        self.processes[service.name] = spawn_logged(service.argv, service.log_file, env={**os.environ, **service.env})
         log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)
 
     def dead(self) -> Service | None:
@@ -123,7 +95,7 @@ class Supervisor:
                 return False
             if (service := self.dead()) is not None:
                 raise self._failure(service, f"exited with code {self.processes[service.name].returncode} while starting")
-            waiting = [s for s in waiting if not healthy(s.health_url or "")]
+            waiting = [s for s in waiting if not answers(s.health_url or "")]
             ready = {s.name for s in self.services if s.name in self.processes} - {s.name for s in waiting}
             for service in [s for s in pending if set(s.after) <= ready]:
                 pending.remove(service)
@@ -160,14 +132,14 @@ class Supervisor:
                 trees += psutil.Process(process.pid).children(recursive=True)
             except psutil.Error:
                 pass
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
             log.info("stopping %s (pid %d)", name, process.pid)
         deadline = time.monotonic() + grace
         for process in processes.values():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
+                signal_group(process.pid, signal.SIGKILL)
                 process.wait()
         _, alive = psutil.wait_procs(trees, timeout=max(0.1, deadline - time.monotonic()))
         for leftover in alive:
@@ -177,11 +149,4 @@ class Supervisor:
                 pass
         psutil.wait_procs(alive, timeout=5)
         for process in processes.values():  # a group member that ignored SIGTERM
-            _signal_group(process.pid, signal.SIGKILL)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)  # the service is its own session leader: its group id is its pid
-    except (ProcessLookupError, PermissionError):
-        pass
+            signal_group(process.pid, signal.SIGKILL)

@@ -1,18 +1,23 @@
-"""Shared fixtures: isolated settings under a temporary data dir, and free loopback ports."""
+"""Shared fixtures (isolated settings under a temporary data dir, the simulator fixtures) and the rule that
+a test which starts a process or a server carries the `integration` marker (`make test-fast` skips those)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
+from typing import Any
 
 import pytest
 
+from engine.child import free_port
 from engine.config import Settings, load_settings
+from engine.store.lake import _KEEPER
 from tests.sim.harness import sim, sim_factory, sim_process, sim_process_factory  # noqa: F401 - shared fixtures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,12 +40,6 @@ def _dump_tasks(signum: int, frame: FrameType | None) -> None:
 signal.signal(signal.SIGUSR1, _dump_tasks)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings whose state lives in a fresh temporary directory; market data from the repo."""
@@ -51,3 +50,49 @@ def settings(tmp_path: Path) -> Settings:
         "SLT_PREFECT_PORT": str(free_port()),
         "SLT_MLFLOW_PORT": str(free_port()),
     }, env_file=tmp_path / "no.env")
+
+
+# ---- the integration marker is honest ----------------------------------------------------------
+# An audit hook sees every child process and every bound inet socket (a server) while a test runs; a test
+# that started one without the marker fails at teardown, naming what it started. `free_port` binds port 0
+# only to ask the OS for a free number: not a server; the store's catalog keeper (a child process every
+# writing `Lake` holds, see engine/store/lake.py) is part of the store, like DuckDB's own threads.
+_started: list[str] = []
+_FREE_PORT: CodeType = free_port.__code__
+_CATALOG_KEEPER = _KEEPER
+
+
+def _from_free_port() -> bool:
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code is _FREE_PORT:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen" and _CATALOG_KEEPER not in args[1]:
+        _started.append(f"a process ({' '.join(map(str, args[1]))[:100]})")
+    elif event == "socket.bind" and isinstance(args[1], tuple) and not _from_free_port():
+        _started.append(f"a server (bound to {args[1][:2]})")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _started.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield  # after the fixtures' teardown: a server a fixture started is counted too
+    if _started and item.get_closest_marker("integration") is None:
+        what = _started[0]
+        _started.clear()
+        pytest.fail(f"{item.nodeid} starts {what} but is not marked integration (pytestmark = pytest.mark.integration)",
+                    pytrace=False)

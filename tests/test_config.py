@@ -105,6 +105,7 @@ def test_log_handler_follows_sys_stderr_after_it_is_swapped_and_closed(monkeypat
     assert second.getvalue() == "applied migration 3\n"
 
 
+@pytest.mark.integration  # runs `slt config` as a process
 def test_cli_exits_with_the_message_on_bad_config(tmp_path: Path) -> None:
     import subprocess
     import sys

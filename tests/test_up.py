@@ -15,12 +15,15 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine.child import answers as healthy
+from engine.child import free_port
 from engine.config import Settings
-from engine.services import Service, ServiceFailed, Supervisor, check_port_free, healthy
+from engine.services import Service, ServiceFailed, Supervisor, check_port_free
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.integration  # starts services as child processes
 
-@pytest.mark.integration
+
 def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Settings, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
            "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
@@ -117,7 +120,6 @@ def test_stop_kills_descendants_that_ignore_sigterm(tmp_path: Path) -> None:
 
 def test_a_service_starts_once_what_it_waits_for_is_healthy(tmp_path: Path) -> None:
     """The engine waits for the simulator: started only after the other answers its health URL."""
-    from tests.conftest import free_port
 
     port = free_port()
     server = (sys.executable, "-c", "import http.server, time; time.sleep(1.0); "

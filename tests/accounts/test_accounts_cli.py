@@ -8,6 +8,8 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+
 from engine.config import Settings
 from engine.core.types import ExitReason, Position, TradeExit
 from engine.store import init_store
@@ -18,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 T0 = 1_746_489_600_000
 
 
+@pytest.mark.integration  # runs a child process
 def test_report_per_account_group_and_merged_positions(settings: Settings) -> None:
     init_store(settings)
     exits = [TradeExit("t1", "alpha", "BTCUSDT", D("0.01"), D("60000"), D("12.5"), D("0.5"), D("-0.1"),

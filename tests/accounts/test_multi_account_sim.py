@@ -23,6 +23,8 @@ from engine.core.types import Side
 from engine.venues.pool import VenuePool
 from engine.venues.retry import RetryPolicy
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 WEIGHTS = [D(w) for w in ("1", "1.5", "2", "2.5", "3", "1", "2", "3", "4", "5")]
 
 

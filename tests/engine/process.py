@@ -17,6 +17,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
+from engine.child import signal_group, spawn_logged, stop
 from engine.config import Settings, load_settings
 from engine.core.types import Fill, FundingPayment, TradeEntry, TradeExit
 from engine.store import connect, reader
@@ -31,15 +32,13 @@ CENT = D("0.01")
 class EngineProcess:
     env: dict[str, str]
     log: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[Any] | None = None
     starts: int = 0
     log_offset: int = 0
 
     def start(self) -> None:
         self.log_offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as sink:
-            self.process = subprocess.Popen([sys.executable, "-m", "engine"], cwd=REPO, env=self.env,
-                                            stdout=sink, stderr=subprocess.STDOUT)
+        self.process = spawn_logged([sys.executable, "-m", "engine"], self.log, cwd=REPO, env=self.env)
         self.starts += 1
 
     def text(self, since_start: bool = True) -> str:
@@ -58,18 +57,16 @@ class EngineProcess:
 
     def stop(self, timeout: float = 60.0) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        return stop(self.process, grace=timeout)
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.kill()
+        signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        if self.process is not None:
+            stop(self.process, grace=0)
 
 
 def engine_env(sim: SimHandle, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from tests.engine.process import EngineProcess, engine_env, settings_for
 from tests.engine.test_accounts_engine import ACCOUNTS, account_env, slt_accounts
 from tests.sim.harness import SimHandle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 START = "2025-05-06T07:30:00Z"
 AGGRESSIVE = {a.id for a in ACCOUNTS if a.group == "aggressive"}
 

@@ -20,6 +20,8 @@ from engine.core.types import OrderStatus, Side
 from tests.engine.process import EngineProcess, cents, engine_env, income, round_trips, settings_for, stored
 from tests.sim.harness import SimHandle
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 KILLS = 10
 ALGO_STATES = {"NEW": OrderStatus.NEW, "CANCELED": OrderStatus.CANCELED, "EXPIRED": OrderStatus.EXPIRED}
 

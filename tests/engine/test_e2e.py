@@ -10,9 +10,13 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.engine.process import (EngineProcess, assert_store_equals_account, engine_env, income, settings_for, stored,
                                   wait_finished)
 from tests.sim.harness import SimHandle
+
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
 
 # 07:20 -> 16:05 UTC: 525 one-minute bars with the 08:00 and 16:00 funding settlements inside
 START, BARS, SPEED = "2025-05-06T07:20:00Z", 525, "1200"

@@ -31,7 +31,7 @@ from tests.conftest import REPO
 from tests.engine.process import EngineProcess, engine_env, settings_for
 from tests.sim.harness import SimHandle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 LIMIT = D("0.02")
 LOSS = D("0.04")   # the scripted loss, as a fraction of equity: twice the limit
 

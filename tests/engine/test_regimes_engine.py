@@ -23,7 +23,7 @@ from engine.venues.binance import BinanceVenue
 from tests.engine.process import EngineProcess, engine_env, settings_for
 from tests.sim.harness import SimHandle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 HOUR = 3_600_000
 # series from 2024-01-01 00:00: normal 30 h, a 25 % crash over 24 h, normal; the replay starts 10 h into the
 # crash (BTCUSDT turns CRASH ~1.3 h later, ETHUSDT ~3.4 h, XRPUSDT ~4.2 h) and runs 6 h

@@ -19,6 +19,8 @@ from engine.store import reader
 from tests.execution.stack import Stack, fills_in, ledger_of, sim_orders, stack  # noqa: F401 - fixture
 from tests.sim.harness import SimHandle
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 
 async def test_a_signal_trades_with_protection_on_the_exchange(stack: Stack, sim: SimHandle) -> None:
     sig = await stack.signal("BTCUSDT", Side.BUY, atr=40.0)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from decimal import Decimal as D
 
+import pytest
+
 from engine.config import Settings
 from engine.core.types import ExitReason, Fill, FundingPayment, Position, Side, TradeEntry, TradeExit
 from engine.store import connect, init_store
@@ -14,6 +16,7 @@ from engine.store.writer import write_records
 from tests.conftest import REPO
 
 
+@pytest.mark.integration  # runs a child process
 def test_slt_pnl_reports_per_symbol_and_account(settings: Settings) -> None:
     init_store(settings)
     with connect(settings) as lake:

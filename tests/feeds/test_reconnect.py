@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
+from engine.child import free_port
 from engine.core.backoff import Backoff
 from engine.feeds.market import MarketFeed
-from tests.conftest import free_port
 from tests.feeds.helpers import ListSink, options, venue_for, wait_for
 from tests.sim.harness import SimHandle
+
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
 
 
 class RecordingSleep:

@@ -19,6 +19,8 @@ from engine.feeds.user_stream import UserStream, UserStreamOptions
 from engine.venues.binance import BinanceVenue
 from tests.sim.harness import SimHandle
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 
 @dataclass
 class Probe:

@@ -14,6 +14,8 @@ from engine.cli import main
 from engine.indicators import COLUMNS, compute
 from tests.conftest import MARKET_DATA, REPO
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 
 def test_command_writes_every_column(tmp_path: Path) -> None:
     source = MARKET_DATA / "XRPUSDT-perp-klines-5m-2021-11.parquet"

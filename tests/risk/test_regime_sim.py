@@ -10,6 +10,8 @@ from engine.risk.regime import detect_regime
 from engine.sim.synthetic import parse_segments
 from engine.venues.binance import BinanceVenue
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 HOUR = 3_600_000
 REGIMES = "normal:30,high:24,low:36,crash:24,rally:24,normal:24,crash:30,high:24,rally:28"
 START = 1_704_067_200_000  # 2024-01-01 00:00 UTC

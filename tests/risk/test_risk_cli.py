@@ -8,6 +8,8 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+
 from engine.config import Settings
 from engine.core.types import EquitySnapshot
 from engine.risk.regime import Regime, RegimeReading
@@ -28,6 +30,7 @@ def slt_risk(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.integration  # runs a child process
 def test_report_trip_and_reset(settings: Settings) -> None:
     init_store(settings)
     reading = RegimeReading("BTCUSDT", "1h", Regime.CRASH, -18.2, 6.4, 100.0, 81.8, T0 - 86_400_000, T0, 24,

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from engine.child import answers, free_port, spawn_logged, stop, wait_ready
 from engine.sim.control import SimControl
 from engine.sim.options import DEMO_KEY, DEMO_SECRET, SimOptions
 from engine.sim.server import Simulator
@@ -101,25 +99,10 @@ async def sim(sim_factory: Callable[..., Awaitable[SimHandle]]) -> SimHandle:
     return await sim_factory()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"simulator exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/fapi/v1/ping", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"simulator at {url} not ready after {timeout} s")
-
-
 @pytest.fixture
 def sim_process_factory(tmp_path: Path) -> Iterator[Callable[..., SimHandle]]:
     """The simulator's log goes to a file (`handle.log_path`): a pipe nobody reads would fill up and
     block it. Its stdout (the banner) is a pipe the test may read."""
-    from tests.conftest import free_port
     processes: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> SimHandle:
@@ -127,27 +110,19 @@ def sim_process_factory(tmp_path: Path) -> Iterator[Callable[..., SimHandle]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLT_")}
         env["SLT_MARKET_DATA_DIR"] = str(MARKET)
         log = tmp_path / f"sim-{port}.log"
-        with log.open("w") as sink:
-            process = subprocess.Popen([sys.executable, "-m", "engine.sim", "--port", str(port), *args], cwd=REPO,
-                                       env=env, stdout=subprocess.PIPE, stderr=sink, text=True)
+        process = spawn_logged([sys.executable, "-m", "engine.sim", "--port", str(port), *args], log, cwd=REPO,
+                               env=env, stdout=subprocess.PIPE)
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process, log)
+        wait_ready(process, lambda: answers(url + "/fapi/v1/ping", 1.0), what=f"simulator at {url}", timeout=30,
+                   log=log)
         handle = SimHandle(url, f"ws://127.0.0.1:{port}", process=process)
         handle.log_path = log
         return handle
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from engine.sim.server import Simulator
 from engine.sim.venue import Venue
 from tests.sim.harness import test_options
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 
 async def test_exchange_and_replay_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "sim" / "state.pkl"

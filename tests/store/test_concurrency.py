@@ -27,6 +27,7 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # child processes (the recorder load, kill -9)
 def test_recorder_writer_and_sql_readers_at_once(lake_settings: Settings) -> None:
     env = env_for(lake_settings)
     children = {mode: subprocess.Popen([sys.executable, "-m", "tests.store.load_child", mode, str(SECONDS)], cwd=REPO,

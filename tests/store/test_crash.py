@@ -28,6 +28,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # child processes (the recorder load, kill -9)
 def test_every_acknowledged_record_survives_kill_9(lake_settings: Settings) -> None:
     rng = random.Random(20240502)
     acked: set[str] = set()

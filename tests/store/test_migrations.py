@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.config import Settings
 from engine.store import Lake, connect, init_store
 from engine.store.migrations import MIGRATIONS, Migration, applied_versions, migrate
@@ -45,6 +47,7 @@ def test_adding_a_migration_is_one_entry(lake: Lake) -> None:
     assert lake.con.execute("SELECT count(*) FROM note_texts").fetchone() == (0,)
 
 
+@pytest.mark.integration  # runs a child process
 def test_two_processes_migrating_at_once_apply_each_migration_once(settings: Settings, tmp_path: Path) -> None:
     script = ("import sys, time; from engine.config import load_settings; from engine.store import init_store\n"
               "s = load_settings(env_file='/nonexistent'); time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"

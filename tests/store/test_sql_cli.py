@@ -5,12 +5,16 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pytest
+
 from engine.config import Settings
 from engine.store import Lake
 from engine.cli.tables import format_table
 from engine.store.writer import write_records
 from tests.conftest import REPO
 from tests.store.conftest import T0, entry, exit_, one_of_each
+
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
 
 
 def slt(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,8 @@ from engine.core.types import Order, OrderStatus, OrderType, Side, TimeInForce
 from engine.venues.binance import BinanceVenue
 from engine.venues.retry import RetryPolicy
 
+pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1
+
 
 @pytest.fixture
 async def venue(sim):  # type: ignore[no-untyped-def]
