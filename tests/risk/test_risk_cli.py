@@ -53,6 +53,7 @@ def test_report_trip_and_reset(settings: Settings) -> None:
     assert "TRIPPED" in halted.stdout and "exchange incident" in halted.stdout
 
 
+@pytest.mark.integration  # runs a child process
 def test_tables_show_iso_times_and_rounded_inputs_while_json_keeps_them_exact(settings: Settings) -> None:
     init_store(settings)
     reading = RegimeReading("BTCUSDT", "1h", Regime.CRASH, -18.234567891, 6.412345678, 100.0, 81.8,
