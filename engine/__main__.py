@@ -5,6 +5,7 @@
              order manager + books, portfolio, account sync, user-data stream = a desk
              -> indicator streams, signal policy + admission, risk (regimes, kill switch), sizing -> trader
              -> market feed -> Engine.run() until SIGTERM / Ctrl-C
+    beside it: the health monitor (engine/health) on /health and /metrics, fed by a tap on the recorder
 
 With `SLT_EXCHANGE=sim` and no key configured it trades the simulator's public demo account.
 Exit codes: 0 after a clean stop, 1 when start-up failed (the reason is logged), 2 for bad settings.
@@ -141,9 +142,16 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from engine.health.metrics import Metrics, RecordTap
+    from engine.health.service import HealthService
+
     await asyncio.to_thread(init_store, settings)
+    metrics = Metrics()
     recorder = TradeRecorder(settings).start()
-    engine = build(settings, recorder)
+    tapped = RecordTap(recorder, metrics.observe)  # every record also counts in /metrics
+    engine = build(settings, tapped)
+    health = HealthService.for_engine(settings, engine, tapped, metrics)
+    await health.start()
     try:
         await engine.run(stop)  # type: ignore[attr-defined]
         return 0
@@ -151,6 +159,7 @@ async def serve(settings: Settings) -> int:
         log.error("engine stopped: %s", exc)
         return 1
     finally:
+        await health.stop()
         await asyncio.gather(*(d.venue.close() for d in engine.p.desks))  # type: ignore[attr-defined]
         engine.p.risk_store.close()  # type: ignore[attr-defined]
         await recorder.aclose()

@@ -15,10 +15,9 @@ COMPONENT = "api"
 class ApiInputs:
     latency_ms: float | None      # None: the exchange did not answer
     error: str | None = None      # why it did not
-    calls: int = 0                # order calls since the previous check
-    errors: int = 0               # of which failed (no answer, 5xx, unreadable)
+    calls: int = 0                # exchange calls since the previous check
+    errors: int = 0               # of which failed for a passing reason (no answer, 5xx, unreadable)
     rate_limited: int = 0         # 429/418 answers since the previous check
-    banned: bool = False          # a 418: the exchange refuses this address for a while
 
 
 def evaluate(inputs: ApiInputs, limits: Thresholds) -> ComponentHealth:
@@ -27,14 +26,12 @@ def evaluate(inputs: ApiInputs, limits: Thresholds) -> ComponentHealth:
         found.flag(Level.UNHEALTHY, f"exchange did not answer: {inputs.error or 'no answer'}")
     else:
         found.figure("exchange round trip", inputs.latency_ms, limits.api_latency, " ms")
-    if inputs.banned:
-        found.flag(Level.CRITICAL, "the exchange banned this address (418)")
-    elif inputs.rate_limited:
-        found.flag(Level.DEGRADED, f"{inputs.rate_limited} rate-limit answers (429)")
+    if inputs.rate_limited:
+        found.flag(Level.DEGRADED, f"{inputs.rate_limited} rate-limit answers (429/418)")
     if inputs.errors:
         share = inputs.errors / max(inputs.calls, inputs.errors)
         found.flag(Level.UNHEALTHY if share >= 0.5 and inputs.errors >= 3 else Level.DEGRADED,
-                   f"{inputs.errors} of {max(inputs.calls, inputs.errors)} order calls failed")
+                   f"{inputs.errors} of {max(inputs.calls, inputs.errors)} exchange calls failed")
     found.metrics.update(latency_ms=None if inputs.latency_ms is None else round(inputs.latency_ms, 2),
                          calls=inputs.calls, errors=inputs.errors, rate_limited=inputs.rate_limited)
     return found.result()

@@ -22,6 +22,7 @@ from engine.core.errors import (
     MalformedResponse,
     OrderStateUnknown,
     RateLimited,
+    TemporaryExchangeError,
     UnknownSymbol,
 )
 from engine.core.instrument import Instrument
@@ -77,6 +78,7 @@ class BinanceVenue:
             point_binanceusdm_at(self._ex, rest_url, ws_url)
         self._symbols: dict[str, str] = {}  # BTCUSDT -> BTC/USDT:USDT
         self._blocked_until = 0.0  # monotonic time before which no request goes out (429/418 Retry-After)
+        self.calls = self.failures = self.rate_limited = 0  # for the health monitor (passing failures only)
 
     def __repr__(self) -> str:
         return f"BinanceVenue(account={self.account!r})"
@@ -248,6 +250,7 @@ class BinanceVenue:
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]], *, submits_order: bool = False) -> T:
         async def once() -> T:
             await self._rate_gate()
+            self.calls += 1
             try:
                 # ccxt rewrites the current decimal context (rounding, traps): keep that inside the call
                 with decimal.localcontext():
@@ -257,6 +260,9 @@ class BinanceVenue:
             except Exception as exc:
                 error = translate(exc, operation=operation, submits_order=submits_order,
                                   headers=getattr(self._ex, "last_response_headers", None))
+                if isinstance(error, TemporaryExchangeError):
+                    self.failures += not isinstance(error, RateLimited)
+                    self.rate_limited += isinstance(error, RateLimited)
                 if isinstance(error, RateLimited):
                     # every call of this account waits, not only this one: going on while refused gets a ban
                     pause = error.retry_after if error.retry_after is not None else self.policy.base

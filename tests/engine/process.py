@@ -22,7 +22,7 @@ from engine.config import Settings, load_settings
 from engine.core.types import Fill, FundingPayment, TradeEntry, TradeExit
 from engine.store import connect, reader
 from engine.venues.binance_urls import point_binanceusdm_at
-from tests.conftest import MARKET_DATA, REPO
+from tests.conftest import MARKET_DATA, REPO, free_port
 from tests.sim.harness import SimHandle
 
 CENT = D("0.01")
@@ -75,7 +75,8 @@ def engine_env(sim: SimHandle, data_dir: Path, **extra: str) -> dict[str, str]:
                 "SLT_EXCHANGE_REST_URL": sim.rest_url, "SLT_EXCHANGE_WS_URL": sim.ws_url,
                 # test-only: admit every bootstrap signal so a short replay trades a lot
                 "BOOTSTRAP_MIN_CONFIDENCE": "0", "BOOTSTRAP_MIN_WIN_PROBABILITY": "0",
-                "SLT_USER_POLL_SECONDS": "0.5", "SLT_EXCHANGE_TIMEOUT": "5", **extra})
+                "SLT_USER_POLL_SECONDS": "0.5", "SLT_EXCHANGE_TIMEOUT": "5", "SLT_HEALTH_PORT": str(free_port()),
+                **extra})
     return env
 
 

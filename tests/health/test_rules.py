@@ -72,7 +72,6 @@ def test_api_latency(ms: float, level: Level) -> None:
 @pytest.mark.parametrize(("inputs", "level"), [
     (ApiInputs(None, "timeout"), U),
     (ApiInputs(5, rate_limited=1), D),
-    (ApiInputs(5, rate_limited=1, banned=True), C),
     (ApiInputs(5, calls=10, errors=1), D),
     (ApiInputs(5, calls=10, errors=4), D),
     (ApiInputs(5, calls=6, errors=3), U),
