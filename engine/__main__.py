@@ -135,6 +135,7 @@ def build(settings: Settings, recorder: object) -> object:
 
 
 async def serve(settings: Settings) -> int:
+    from engine.health.service import HealthService
     from engine.store import init_store
     from engine.store.recorder import TradeRecorder
 
@@ -142,16 +143,11 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    from engine.health.metrics import Metrics, RecordTap
-    from engine.health.service import HealthService
-
     await asyncio.to_thread(init_store, settings)
-    metrics = Metrics()
     recorder = TradeRecorder(settings).start()
-    tapped = RecordTap(recorder, metrics.observe)  # every record also counts in /metrics
-    engine = build(settings, tapped)
-    health = HealthService.for_engine(settings, engine, tapped, metrics)
-    await health.start()
+    health = HealthService(settings)
+    engine = build(settings, health.tap(recorder))
+    await health.start(engine)
     try:
         await engine.run(stop)  # type: ignore[attr-defined]
         return 0

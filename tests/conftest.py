@@ -49,6 +49,7 @@ def settings(tmp_path: Path) -> Settings:
         "SLT_SIM_PORT": str(free_port()),
         "SLT_PREFECT_PORT": str(free_port()),
         "SLT_MLFLOW_PORT": str(free_port()),
+        "SLT_HEALTH_PORT": str(free_port()),
     }, env_file=tmp_path / "no.env")
 
 

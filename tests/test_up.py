@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -28,6 +29,7 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLT_")},
            "SLT_DATA_DIR": str(settings.data_dir), "SLT_PREFECT_PORT": str(settings.prefect_port),
            "SLT_MLFLOW_PORT": str(settings.mlflow_port), "SLT_SIM_PORT": str(settings.sim_port),
+           "SLT_HEALTH_PORT": str(settings.health_port),
            "SLT_MARKET_DATA_DIR": str(settings.market_data_dir)}
     errors = tmp_path / "up.stderr"
     with open(errors, "w") as stderr:
@@ -54,6 +56,8 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
         while "engine ready" not in (engine_log.read_text() if engine_log.exists() else ""):
             assert time.monotonic() < deadline and up.poll() is None, engine_log.read_text()[-3000:]
             time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.health_port}/metrics", timeout=10) as metrics:
+            assert b"slt_health_overall" in metrics.read()  # the engine serves its health endpoints
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 4  # prefect, mlflow, the simulator and the engine
     finally:
@@ -67,6 +71,8 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert f"Prefect UI   http://127.0.0.1:{settings.prefect_port}" in out
     assert f"MLflow UI    http://127.0.0.1:{settings.mlflow_port}" in out and "slt sql" in out
     assert f"Exchange sim http://127.0.0.1:{settings.sim_port}" in out and "PnL: slt pnl" in out
+    assert f"Health       http://127.0.0.1:{settings.health_port}/health  (slt health)" in out
+    assert f"Metrics      http://127.0.0.1:{settings.health_port}/metrics" in out
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
     data = settings.data_dir

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "risk": ("engine.cli.risk", "regimes, risk parameters and the kill switch (--trip/--reset)"),
     "feed": ("engine.cli.feed", "run the market data feed alone, writing closed candles to the store"),
     "pnl": ("engine.cli.pnl", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
+    "health": ("engine.cli.health", "the running engine's detailed health report (--json), from its /health"),
 }
 
 

@@ -67,6 +67,7 @@ def trading_services(settings: Settings) -> list[Service]:
             health_url=f"http://{host}:{settings.sim_port}/fapi/v1/ping", url=f"http://{host}:{settings.sim_port}",
             port=settings.sim_port, port_variable="SLT_SIM_PORT", log_file=logs / "sim.log"))
     found.append(Service(name="engine", argv=(sys.executable, "-m", "engine"), log_file=logs / "engine.log",
+                         port=settings.health_port, port_variable="SLT_HEALTH_PORT",  # its /health and /metrics
                          after=("sim",) if settings.exchange == "sim" else ()))
     return found
 
@@ -82,6 +83,8 @@ def banner(settings: Settings, started: list[Service], seconds: float) -> str:
     if any(s.name == "engine" for s in started):
         lines.append(f"  {'Engine':12} trading {', '.join(settings.symbols)} on {settings.exchange} "
                      f"(log {settings.data_dir / 'logs' / 'engine.log'}); PnL: slt pnl")
+        health = f"http://{settings.health_host}:{settings.health_port}"
+        lines += [f"  {'Health':12} {health}/health  (slt health)", f"  {'Metrics':12} {health}/metrics"]
     lines += [f"  {'Store':12} {settings.store_catalog}  (Parquet files: {settings.store_data_path})",
               f"  {'Query':12} slt sql \"SELECT * FROM trades ORDER BY opened_at DESC LIMIT 10\"",
               f"  {'':12} slt sql     (opens the DuckDB prompt over the lake, read-only)",

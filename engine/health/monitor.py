@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from engine.core.clock import wall_ms
 from engine.core.types import HealthEvent
 from engine.health import api, database, latency, memory, trading, websocket
 from engine.health.alerts import AlertBook, LevelChange, Notice
@@ -25,10 +26,6 @@ from engine.health.thresholds import Thresholds
 
 log = logging.getLogger("engine.health")
 PREFIX = "health."  # health_events.component of the monitor's rows: health.websocket, ...
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class HealthMonitor:

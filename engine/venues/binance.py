@@ -260,9 +260,10 @@ class BinanceVenue:
             except Exception as exc:
                 error = translate(exc, operation=operation, submits_order=submits_order,
                                   headers=getattr(self._ex, "last_response_headers", None))
-                if isinstance(error, TemporaryExchangeError):
-                    self.failures += not isinstance(error, RateLimited)
-                    self.rate_limited += isinstance(error, RateLimited)
+                if isinstance(error, RateLimited):
+                    self.rate_limited += 1
+                elif isinstance(error, TemporaryExchangeError):
+                    self.failures += 1
                 if isinstance(error, RateLimited):
                     # every call of this account waits, not only this one: going on while refused gets a ban
                     pause = error.retry_after if error.retry_after is not None else self.policy.base

@@ -17,12 +17,12 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from engine.child import signal_group, spawn_logged, stop
+from engine.child import free_port, signal_group, spawn_logged, stop
 from engine.config import Settings, load_settings
 from engine.core.types import Fill, FundingPayment, TradeEntry, TradeExit
 from engine.store import connect, reader
 from engine.venues.binance_urls import point_binanceusdm_at
-from tests.conftest import MARKET_DATA, REPO, free_port
+from tests.conftest import MARKET_DATA, REPO
 from tests.sim.harness import SimHandle
 
 CENT = D("0.01")

@@ -8,6 +8,7 @@ parser; the planted webhook URL and API secret appear nowhere: log, /health, /me
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -19,6 +20,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.cli import health as health_cli
 from engine.core.types import HealthEvent
 from engine.store import connect, reader
 from tests.conftest import free_port
@@ -46,7 +48,7 @@ async def until(what: str, check: Callable[[], Any], engine: EngineProcess, time
 
 
 async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow(
-        sim_process_factory: Callable[..., SimHandle], tmp_path: Path) -> None:
+        sim_process_factory: Callable[..., SimHandle], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_process_factory("--speed", "60", "--account", f"{KEY}:{SECRET}")
     receiver = await Receiver().start()
     port = free_port()
@@ -98,6 +100,9 @@ async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow
         await until("the recovery notice", lambda: len(receiver.of("websocket")) == 2, engine)
         assert receiver.of("websocket")[1]["kind"] == "recovery"
         await until("200 again", lambda: serving(), engine)
+        code = await asyncio.to_thread(health_cli.run, argparse.Namespace(json=False), settings_for(env))
+        out = capsys.readouterr().out
+        assert code == 0 and "websocket  HEALTHY" in out and "database" in out   # slt health
         await asyncio.sleep(4 * INTERVAL)
         assert [b["kind"] for b in receiver.of("websocket")] == ["alert", "recovery"]
 
@@ -119,7 +124,10 @@ async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow
         # /metrics parses; the level per component is there
         async with http.get(base + "/metrics") as r:
             text = await r.text()
-        names = {f.name for f in text_string_to_metric_families(text)}
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        names = set(families)
+        assert sum(s.value for s in families["slt_signals"].samples if s.name == "slt_signals_total") > 0
+        assert sum(s.value for s in families["slt_orders"].samples if s.name == "slt_orders_total") > 0
         assert {"slt_candles", "slt_orders", "slt_fills", "slt_candle_to_ack_seconds", "slt_equity",
                 "slt_health_level", "slt_regime", "slt_model_info", "slt_journal_pending_records"} <= names
         shown = json.dumps((await health())[1]) + text

@@ -97,7 +97,9 @@ async def test_limit_and_protective_orders_rest_on_the_exchange(venue: BinanceVe
 
 async def test_server_errors_are_retried_and_lost_answers_are_unknown(sim, venue: BinanceVenue) -> None:  # type: ignore[no-untyped-def]
     await sim.control.fault(kind="http_error", path="/fapi/v1/premiumIndex", count=2, status=503)
+    calls = venue.calls
     assert (await venue.fetch_mark_price("BTCUSDT")).mark_price > 0  # third attempt succeeds
+    assert (venue.calls - calls, venue.failures, venue.rate_limited) == (3, 2, 0)  # what the health monitor reads
     await sim.control.fault(kind="timeout_after_accept", path="/fapi/v1/order", method="POST", count=1, mode="cut")
     with pytest.raises(OrderStateUnknown):
         await venue.create_order(market("sltE-venue-9", "0.002"))
