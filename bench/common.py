@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,19 @@ class BenchResult:
         data["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         data["machine"] = f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}"
         return data
+
+
+def machine_load() -> dict[str, float]:
+    """How busy the machine is: load averages and, where the kernel reports it, CPU pressure (the
+    share of the last 10 s in which some runnable task waited for a core)."""
+    one, five, _ = os.getloadavg()
+    load = {"loadavg_1m": one, "loadavg_5m": five, "cpus": float(os.cpu_count() or 1)}
+    try:
+        first = Path("/proc/pressure/cpu").read_text().split()
+        load["cpu_pressure_some_avg10"] = float(first[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return load
 
 
 def percentile(samples: list[float], q: float) -> float:

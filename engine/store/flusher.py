@@ -1,4 +1,6 @@
-"""The background thread that moves journaled records into the store.
+"""The background thread that moves journaled records into the store (through a lake writer,
+engine/store/lake_writer.py: by default a child process, so none of the conversion and commit work
+holds this process's GIL).
 
 It reads durable frames from the journal after the checkpoint (so a restart replays exactly what
 the store may be missing), writes each batch of whole frames in ONE store transaction (the store
@@ -18,32 +20,33 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
-import msgspec
 
-from engine.core.errors import DataError, StoreUnavailable
-from engine.core.types import Record
+from engine.core.errors import StoreUnavailable
 from engine.store.ack import Ack, resolve
 from engine.store.frames import Frame, encode
 from engine.store.journal import Journal
-from engine.store.lake import Lake
-from engine.store.writer import write_records
 
 log = logging.getLogger(__name__)
 
 _UNAVAILABLE = (StoreUnavailable, duckdb.Error, OSError)
-_BAD_DATA = (DataError, msgspec.DecodeError, msgspec.ValidationError)
+
+
+class BatchWriter(Protocol):
+    def write(self, frames: list[Frame]) -> list[int]:
+        """Commit the frames' records in one transaction; the seqs of frames refused as data."""
+
+    def close(self) -> None: ...
 
 
 class Flusher:
-    def __init__(self, journal: Journal, open_store: Callable[[], Lake], decode: Callable[[bytes], list[Record]], *,
+    def __init__(self, journal: Journal, open_writer: Callable[[], BatchWriter], *,
                  max_batch_records: int = 20_000, backoff: tuple[float, float] = (0.05, 5.0),
                  interval: float = 0.5) -> None:
         self.journal = journal
-        self.open_store = open_store
-        self.decode = decode
+        self.open_writer = open_writer
         self.max_batch_records = max_batch_records
         self.backoff = backoff
         self.interval = interval
@@ -89,7 +92,7 @@ class Flusher:
 
     def _run(self) -> None:
         cursor = self.journal.cursor()
-        lake: Lake | None = None
+        writer: BatchWriter | None = None
         batch: list[Frame] = []
         delay = self.backoff[0]
         try:
@@ -104,13 +107,13 @@ class Flusher:
                         self._done(cursor.position)  # all read frames are stored: the rest are gaps
                         continue
                 try:
-                    if lake is None:
-                        lake = self.open_store()
-                    self._write(lake, batch)
+                    if writer is None:
+                        writer = self.open_writer()
+                    self._write(writer, batch)
                 except Exception as exc:  # the store is unreachable (or a bug): keep the batch, retry
-                    if lake is not None:
-                        lake.close()
-                        lake = None
+                    if writer is not None:
+                        writer.close()
+                        writer = None
                     self._failed(exc, delay)
                     if self._deadline is not None:
                         remaining = self._deadline - time.monotonic()
@@ -130,22 +133,15 @@ class Flusher:
                     self._wakeup.clear()
         finally:
             cursor.close()
-            if lake is not None:
-                lake.close()
+            if writer is not None:
+                writer.close()
 
-    def _write(self, lake: Lake, batch: list[Frame]) -> None:
-        lake.check()
-        try:
-            records = [r for frame in batch for r in self.decode(frame.payload)]
-            write_records(lake, records, check=False)
-        except _BAD_DATA:
-            if len(batch) == 1:
-                self._reject(batch[0])
-                return
-            for frame in batch:  # find the frame the store refuses; the others go in one by one
-                self._write(lake, [frame])
-            return
-        self.flushed_records += sum(frame.count for frame in batch)
+    def _write(self, writer: BatchWriter, batch: list[Frame]) -> None:
+        refused = set(writer.write(batch))
+        for frame in batch:
+            if frame.seq in refused:
+                self._reject(frame)
+        self.flushed_records += sum(frame.count for frame in batch if frame.seq not in refused)
         if self.store_reachable is False:
             log.info("📝 recorder: store reachable again after %d failed flushes", self.failures)
         self.store_reachable = True

@@ -33,11 +33,11 @@ import msgspec
 from engine.config import Settings
 from engine.core.errors import DataError, SltError
 from engine.core.types import Record, TradeEntry, TradeExit
-from engine.store import open_store
 from engine.store.ack import Ack
-from engine.store.flusher import Flusher
+from engine.store.flusher import BatchWriter, Flusher
 from engine.store.journal import Journal
 from engine.store.lake import Lake
+from engine.store.lake_writer import InProcessWriter, LakeWriterProcess
 from engine.store.schema import BY_TAG, validate
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class TradeRecorder:
         self.settings = settings
         self.journal = Journal(journal_dir or settings.journal_dir or settings.data_dir / "journal",
                                segment_bytes=segment_bytes)
-        self._open_lake = open_lake or (lambda: _store_for_flusher(settings))
+        self._open_lake = open_lake
         self._max_batch_records = max_batch_records
         self._backoff = backoff
         self._flush_interval = flush_interval
@@ -101,12 +101,19 @@ class TradeRecorder:
     def start(self) -> TradeRecorder:
         """Open the journal and start the flusher, which first replays what the store is missing."""
         self.journal.open()
-        self._flusher = Flusher(self.journal, self._open_lake, decode, max_batch_records=self._max_batch_records,
+        self._flusher = Flusher(self.journal, self._open_writer, max_batch_records=self._max_batch_records,
                                 backoff=self._backoff, interval=self._flush_interval)
         self._flusher.start()
         log.info("📝 recorder: journal %s open, %d records to replay", self.journal.directory,
                  self.journal.unflushed_at_open)
         return self
+
+    def _open_writer(self) -> BatchWriter:
+        """The lake writer child process; or, with an `open_lake` given (tests), this process."""
+        if self._open_lake is not None:
+            return InProcessWriter(self._open_lake(), decode)
+        s = self.settings
+        return LakeWriterProcess(s.data_dir, s.store_catalog, s.store_data_path)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop taking records, write what is queued, flush for up to `timeout` s, release the journal.
@@ -256,14 +263,6 @@ class Transaction:
     async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         if self._exit(error):
             await self.ack
-
-
-def _store_for_flusher(settings: Settings) -> Lake:
-    """The flusher's store connection, limited to one DuckDB thread: its batches are small, and the
-    other core stays free for the event loop and the journal writer (ack latency)."""
-    lake = open_store(settings)
-    lake.con.execute("SET threads = 1")
-    return lake
 
 
 def _expect(record: object, kind: type) -> None:
