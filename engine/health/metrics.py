@@ -8,6 +8,7 @@ the entry its signal opened). Gauges are set at each health check from the probe
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,8 @@ class Metrics:
         self.model = Gauge("slt_model_info", "The signal policy in use (1)", ["policy", "version"], registry=r)
         self.level = Gauge("slt_health_level", "Health level per component: 0 healthy .. 3 critical", ["component"],
                            registry=r)
+        self.own_cpu = Counter("slt_health_cpu_seconds", "CPU time the health monitor itself used: its checks and "
+                               "the record tap (not its loop-lag ticker's wake-ups nor its exchange call)", registry=r)
         self.overall = Gauge("slt_health_overall", "Overall health level: 0 healthy .. 3 critical", registry=r)
         self._candles: OrderedDict[tuple[str, int], int] = OrderedDict()   # (symbol, open time) -> received
         self._signals: OrderedDict[str, tuple[str, int]] = OrderedDict()   # signal id -> (symbol, candle open)
@@ -57,6 +60,11 @@ class Metrics:
 
     # ---- the record tap ---------------------------------------------------------------------
     def observe(self, records: tuple[Any, ...]) -> None:
+        began = time.thread_time()
+        self._observe(records)
+        self.own_cpu.inc(time.thread_time() - began)
+
+    def _observe(self, records: tuple[Any, ...]) -> None:
         for record in records:
             if isinstance(record, Candle):
                 if record.closed:

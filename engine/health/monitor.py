@@ -75,6 +75,7 @@ class HealthMonitor:
         now = self.now_ms()
         p, limits = self.probe, self.limits
         api_inputs = await _guard(p.api())
+        began = time.thread_time()  # from here on nothing awaits: this thread's CPU is the check's alone
         components = [
             _grade(websocket.COMPONENT, lambda: websocket.evaluate(p.websocket(now), limits)),
             _grade(memory.COMPONENT, lambda: memory.evaluate(p.memory(), limits)),
@@ -90,6 +91,7 @@ class HealthMonitor:
                                     if self.alerts.streak(c.component)},
                                    tuple(c.component for c in components if self.alerts.alerted(c.component)))
         self._publish(components, changes, notices, now)
+        self.metrics.own_cpu.inc(time.thread_time() - began)
         return self.report
 
     def _publish(self, components: list[ComponentHealth], changes: list[LevelChange], notices: list[Notice],

@@ -55,6 +55,7 @@ def test_counters_and_the_candle_to_ack_latency_whatever_order_the_records_arriv
     assert got[("slt_candle_to_ack_seconds_count", ())] == 2
     assert got[("slt_candle_to_ack_seconds_sum", ())] == pytest.approx(0.29)
     assert m.take_latency() == 250 and m.take_latency() is None
+    assert got[("slt_health_cpu_seconds_total", ())] > 0   # the tap's own time is accounted
 
 
 def test_gauges_follow_the_report_regimes_and_model() -> None:
