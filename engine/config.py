@@ -176,6 +176,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("SLT_LEVERAGE", "leverage", _number(1, 125, integer=True), "an integer leverage from 1 to 125"),
     Var("SLT_STOP_LOSS_ATR", "stop_loss_atr", _number(0, None, lo_open=True), "a multiple of ATR greater than 0"),
     Var("SLT_TAKE_PROFIT_ATR", "take_profit_atr", _number(0, None, lo_open=True), "a multiple of ATR greater than 0"),
+    Var("SLT_MAX_HOLD_BARS", "max_hold_bars", _number(1, 10_000, integer=True),
+        "an integer from 1 to 10000 (bars a trade may stay open before its time exit)"),
     Var("SLT_WARMUP_BARS", "warmup_bars", _number(50, 1500, integer=True), "an integer from 50 to 1500"),
     Var("SLT_SNAPSHOT_SECONDS", "snapshot_seconds", _number(0, None, lo_open=True),
         "seconds of exchange time between equity snapshots, greater than 0"),
@@ -246,6 +248,7 @@ class Settings:
     leverage: int = 3
     stop_loss_atr: float = 1.5
     take_profit_atr: float = 3.0
+    max_hold_bars: int = 48
     warmup_bars: int = 300
     snapshot_seconds: float = 60.0
     user_poll_seconds: float = 5.0
