@@ -168,7 +168,7 @@ async def bare_group_commit(directory: Path, rate: float, seconds: float) -> lis
     thread.start()
     latencies: list[float] = []
 
-    async def one() -> None:
+    async def one(n: int) -> None:
         started = time.perf_counter()
         future = loop.create_future()
         with arrived:
