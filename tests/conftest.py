@@ -18,6 +18,7 @@ import pytest
 from engine.child import free_port
 from engine.config import Settings, load_settings
 from engine.store.lake import _KEEPER
+from engine.store.lake_writer import MODULE as _LAKE_WRITER
 from tests.sim.harness import sim, sim_factory, sim_process, sim_process_factory  # noqa: F401 - shared fixtures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,10 +58,11 @@ def settings(tmp_path: Path) -> Settings:
 # An audit hook sees every child process and every bound inet socket (a server) while a test runs; a test
 # that started one without the marker fails at teardown, naming what it started. `free_port` binds port 0
 # only to ask the OS for a free number: not a server; the store's catalog keeper (a child process every
-# writing `Lake` holds, see engine/store/lake.py) is part of the store, like DuckDB's own threads.
+# writing `Lake` holds, see engine/store/lake.py) and the recorder's lake writer (engine/store/lake_writer.py)
+# are part of the store, like DuckDB's own threads.
 _started: list[str] = []
 _FREE_PORT: CodeType = free_port.__code__
-_CATALOG_KEEPER = _KEEPER
+_STORE_CHILDREN = (_KEEPER, _LAKE_WRITER)
 
 
 def _from_free_port() -> bool:
@@ -75,7 +77,7 @@ def _from_free_port() -> bool:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if event == "subprocess.Popen" and _CATALOG_KEEPER not in args[1]:
+    if event == "subprocess.Popen" and not any(part in args[1] for part in _STORE_CHILDREN):
         _started.append(f"a process ({' '.join(map(str, args[1]))[:100]})")
     elif event == "socket.bind" and isinstance(args[1], tuple) and not _from_free_port():
         _started.append(f"a server (bound to {args[1][:2]})")

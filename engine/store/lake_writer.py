@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Below the engine (0), above the flows and the worker (engine.core.priority.FLOW_NICENESS): the
 # store still catches up on a busy machine, and under contention the engine's threads come first.
 LAKE_WRITER_NICENESS = 5
+MODULE = "engine.store.lake_writer"
 _LENGTH = struct.Struct("<Q")
 _BAD_DATA = (DataError, msgspec.DecodeError, msgspec.ValidationError)
 _REQUEST = msgspec.msgpack.Decoder(list[tuple[int, int, bytes]])
@@ -82,7 +83,7 @@ class LakeWriterProcess:
 
     def __init__(self, data_dir: Path, store_catalog: str, store_data_path: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.store.lake_writer", str(os.getpid()), str(data_dir), store_catalog,
+            [sys.executable, "-m", MODULE, str(os.getpid()), str(data_dir), store_catalog,
              store_data_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._out = self.process.stdin.fileno()
