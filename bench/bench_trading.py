@@ -42,6 +42,7 @@ from engine.core.clock import ExchangeClock
 from engine.core.secret import Secret
 from engine.core.types import Candle, Order, OrderStatus, SignalRecord, Side
 from engine.execution.book import Book, Place
+from engine.execution.desk import Desk
 from engine.execution.manager import OrderManager
 from engine.execution.pnl import PnlCalculator
 from engine.execution.portfolio import Portfolio
@@ -99,16 +100,18 @@ async def _order_latency(url: str, tmp: Path) -> list[BenchResult]:
     mark = await venue.fetch_mark_price("BTCUSDT")
     clock.observe(mark.event_time)
     book = Book("main", "BTCUSDT", venue.instruments["BTCUSDT"], ProtectionRule())  # no ATR: no protective orders
-    manager = OrderManager(venue, recorder, clock, {"BTCUSDT": book}, interval_ms=60_000)
+    manager = OrderManager(venue, recorder, clock, {"BTCUSDT": book}, interval_ms=60_000,
+                           enter=lambda b, s: trader.enter(b, s), gate=lambda b, o: trader.gate(b, o),
+                           on_closed=lambda e: trader.on_closed(e))  # the trader below, as engine.wiring does
     portfolio = Portfolio("main", PnlCalculator(max_age_ms=10**12))
     portfolio.on_equity(await venue.fetch_equity())
     portfolio.observe_mark("BTCUSDT", mark.mark_price, mark.event_time)
     risk = RiskManager({"BTCUSDT": venue.instruments["BTCUSDT"]}, clock=clock)
-    # 0.2% of equity as margin at 1x: ~20 USDT, BTC's smallest valid lots (min notional 100 -> ~0.002 BTC)
-    trader = Trader(manager=manager, streams={}, policy=BootstrapPolicy(), admission=Admission(), risk=risk,
-                    sizing=EntrySizing(Decimal("0.02"), 1), portfolio=portfolio, clock=clock)
     sync = AccountSync(manager, venue, portfolio, clock)  # fills arrive as in the engine: trades close, books stay small
     stream = UserStream(venue, ws, account="main", handle=sync.on_user_event, poll=sync.poll)
+    # 0.2% of equity as margin at 1x: ~20 USDT, BTC's smallest valid lots (min notional 100 -> ~0.002 BTC)
+    trader = Trader(desks=[Desk("main", manager, portfolio, sync, stream)], streams={}, policy=BootstrapPolicy(),
+                    admission=Admission(), risk=risk, sizing=EntrySizing(Decimal("0.02"), 1), clock=clock)
     stream_task = asyncio.create_task(stream.run())
     await asyncio.wait_for(stream.connected.wait(), 10)
     sync.release()
@@ -243,12 +246,17 @@ async def _candle_overhead(tmp: Path) -> BenchResult:
     clock = ExchangeClock()
     instrument = _btc_rules()
     book = Book("main", "BTCUSDT", instrument, ProtectionRule())
-    manager = OrderManager(_NoVenue(), recorder, clock, {"BTCUSDT": book}, interval_ms=60_000)  # type: ignore[arg-type]
+    venue = _NoVenue()
+    manager = OrderManager(venue, recorder, clock, {"BTCUSDT": book}, interval_ms=60_000)  # type: ignore[arg-type]
     portfolio = Portfolio("main", PnlCalculator())
     portfolio.on_wallet(Decimal(10_000))
-    trader = Trader(manager=manager, streams={"BTCUSDT": IndicatorStream("BTCUSDT", "1m")}, policy=BootstrapPolicy(),
+    sync = AccountSync(manager, venue, portfolio, clock)  # type: ignore[arg-type]
+    stream = UserStream(venue, "ws://127.0.0.1:9", account="main", handle=sync.on_user_event,  # type: ignore[arg-type]
+                        poll=sync.poll)  # never started: no exchange here
+    trader = Trader(desks=[Desk("main", manager, portfolio, sync, stream)],
+                    streams={"BTCUSDT": IndicatorStream("BTCUSDT", "1m")}, policy=BootstrapPolicy(),
                     admission=Admission(min_confidence=1.01), risk=RiskManager({"BTCUSDT": instrument}, clock=clock),
-                    sizing=EntrySizing(), portfolio=portfolio, clock=clock)  # confidence > 1: nothing is admitted
+                    sizing=EntrySizing(), clock=clock)  # confidence > 1: nothing is admitted
     reference = IndicatorStream("BTCUSDT", "1m")
     engine_times: list[float] = []
     stream_times: list[float] = []

@@ -1,5 +1,5 @@
 """The engine's life: start in the right order, trade until told to stop, stop without half-written
-state. `engine/__main__.py` builds the parts; this module only sequences them.
+state. `engine.wiring` builds the parts; this module only sequences them.
 
 Start (each step logged with its duration; the per-account steps run for all accounts at once, and
 an account whose step fails is reported and left out while the others go on):
@@ -58,7 +58,7 @@ class MarketFeedPort(Protocol):
 
 @dataclass
 class Parts:
-    """Everything `__main__` wires together: one desk per account, and what they share."""
+    """Everything `engine.wiring` builds: one desk per account, and what they share."""
 
     desks: list[Desk]
     trader: Trader
@@ -123,13 +123,13 @@ class Engine:
         last = await self._step("indicator warm-up", self._warm_up())
         await self._step("regimes", self._regimes())
         for desk in self.live:
-            self._streams[desk.account] = asyncio.create_task(desk.user_stream.run(), name=f"user-stream {desk.account}")  # type: ignore[union-attr]
+            self._streams[desk.account] = asyncio.create_task(desk.user_stream.run(), name=f"user-stream {desk.account}")
         await self._connected(5.0)
         step_ms = INTERVAL_MS[p.interval]
         await self._step("reconciliation", self._each("reconciliation", lambda d: reconcile_account(
-            d.manager, d.sync, stored[d.account], interval_ms=step_ms)))  # type: ignore[arg-type]
+            d.manager, d.sync, stored[d.account], interval_ms=step_ms)))
         for desk in self.live:
-            held = desk.sync.release()  # type: ignore[union-attr]
+            held = desk.sync.release()
             if held:
                 log.info("%s: applied %d user-data events that arrived during reconciliation", desk.account, held)
             for symbol in desk.manager.books:
@@ -173,12 +173,12 @@ class Engine:
                                         f"account {desk.account} is not trading: {desk.failed}", event_time=now,
                                         received_time=wall_ms()))
         task = self._streams.pop(desk.account, None)
-        if task is not None and desk.user_stream is not None:
+        if task is not None:
             self._tasks.append(asyncio.create_task(self._stop_stream(desk, task)))
 
     async def _stop_stream(self, desk: Desk, task: asyncio.Task[Any]) -> None:
         try:
-            await within(desk.user_stream.stop(), 10.0)  # type: ignore[union-attr]
+            await within(desk.user_stream.stop(), 10.0)
         except (TimeoutError, SltError) as exc:
             log.warning("%s: user stream did not stop cleanly: %s", desk.account, exc or "timeout")
         task.cancel()
@@ -187,7 +187,7 @@ class Engine:
     async def _connected(self, timeout: float) -> None:
         async def one(desk: Desk) -> None:
             try:
-                await within(desk.user_stream.connected.wait(), timeout)  # type: ignore[union-attr]
+                await within(desk.user_stream.connected.wait(), timeout)
             except TimeoutError:
                 log.warning("%s: user-data stream not connected after %.0f s: reconciling anyway; REST polls cover "
                             "the gap", desk.account, timeout)
@@ -302,7 +302,7 @@ class Engine:
             await asyncio.sleep(1.0)
             for desk in self.live:
                 try:
-                    await desk.sync.check()  # type: ignore[union-attr]
+                    await desk.sync.check()
                 except Exception:
                     log.exception("%s: consistency check failed", desk.account)
             try:
@@ -323,7 +323,8 @@ class Engine:
             for symbol in trader.streams:
                 since = regimes.tracker.behind(symbol, now)
                 if since is not None:
-                    regimes.tracker.seed(symbol, await self._history(symbol, regimes.tracker.interval, since, now))
+                    regimes.tracker.seed(symbol, await self.live[0].venue.fetch_candle_range(
+                        symbol, regimes.tracker.interval, since, now))
                 regimes.check(symbol, now)
         if p.risk_store is None:
             return
@@ -361,14 +362,14 @@ class Engine:
                  p.trader.signals, p.trader.admitted, counts)
 
     async def _final_snapshot(self) -> None:
-        desks = [d for d in self.live if d.sync is not None and d.sync.ready.is_set()]
+        desks = [d for d in self.live if d.sync.ready.is_set()]
         if not desks:
             return
-        await asyncio.gather(*(d.sync.poll("shutdown") for d in desks))  # type: ignore[union-attr]
+        await asyncio.gather(*(d.sync.poll("shutdown") for d in desks))
         held = {s for d in desks for s, b in d.manager.books.items() if b.position != 0}
         for symbol in sorted(held):
             self.p.trader.on_market(await desks[0].venue.fetch_mark_price(symbol))
-        await asyncio.gather(*(d.sync.check(force=True) for d in desks))  # type: ignore[union-attr]
+        await asyncio.gather(*(d.sync.check(force=True) for d in desks))
         self.p.trader.snapshot_if_due(force=True)
 
 

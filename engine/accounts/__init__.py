@@ -6,7 +6,6 @@ from engine.accounts.account import (
     AccountGroup,
     AccountSpec,
     AccountType,
-    accounts_from_settings,
     build_accounts,
     in_group,
     parse_account_specs,
@@ -37,7 +36,7 @@ from engine.accounts.positions import MergedPosition, merge_positions
 __all__ = [
     "Account", "AccountGroup", "AccountLoad", "AccountOrderResult", "AccountSpec", "AccountType", "AccountVenue",
     "FanoutOutcome", "MergedPosition", "Part", "PerformanceReport", "PerformanceStats", "SendStatus", "Skipped",
-    "Split", "SplitError", "Strategy", "accounts_from_settings", "apportion", "build_accounts", "dispatch",
+    "Split", "SplitError", "Strategy", "apportion", "build_accounts", "dispatch",
     "in_group", "merge_positions", "parse_account_specs", "performance_report", "plan_close_all", "plan_orders",
     "split_quantity", "strategy_weights", "trade_stats",
 ]

@@ -14,14 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from engine.core.errors import ConfigError
 from engine.core.secret import Secret
 from engine.logs import register_secret
 
-if TYPE_CHECKING:
-    from engine.config import Settings
 
 ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 DEFAULT_ACCOUNT_ID = "main"
@@ -115,14 +112,6 @@ def build_accounts(specs: Iterable[AccountSpec], credentials: Mapping[str, Secre
         register_secret(account.api_key.reveal())
         register_secret(account.api_secret.reveal())
     return accounts
-
-
-def accounts_from_settings(settings: Settings) -> tuple[Account, ...]:
-    """The configured accounts, or the single `main` account on `SLT_API_KEY` / `SLT_API_SECRET`."""
-    if not settings.accounts:
-        return (Account(DEFAULT_ACCOUNT_ID, AccountType.PRIMARY, Decimal(1), AccountGroup.NEUTRAL,
-                        settings.api_key, settings.api_secret),)
-    return build_accounts(settings.accounts, dict(settings.account_credentials))
 
 
 def in_group(accounts: Iterable[Account], group: AccountGroup | str | None) -> tuple[Account, ...]:

@@ -12,7 +12,8 @@ import json
 
 import msgspec
 
-from engine.accounts import AccountGroup, accounts_from_settings, merge_positions, performance_report
+from engine.accounts import AccountGroup, merge_positions, performance_report
+from engine.wiring import accounts_from_settings
 from engine.accounts.commands import close_all_command
 from engine.accounts.performance import PerformanceStats
 from engine.cli.tables import format_table

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.config import KNOWN_INTERVALS, SYMBOL_RE, Settings
 from engine.core.aio import within
-from engine.feeds.service import open_feed
+from engine.wiring import open_feed
 from engine.store.recorder import TradeRecorder
 
 log = logging.getLogger("engine.feeds")

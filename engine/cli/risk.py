@@ -17,7 +17,7 @@ import argparse
 import json
 from decimal import Decimal
 
-from engine.accounts import accounts_from_settings
+from engine.wiring import accounts_from_settings
 from engine.cli.tables import format_table, iso_utc, readable
 from engine.config import Settings
 from engine.core.clock import wall_ms

@@ -34,8 +34,8 @@ class Desk:
     account: str
     manager: OrderManager
     portfolio: Portfolio
-    sync: AccountSync | None = None
-    user_stream: StreamPort | None = None
+    sync: AccountSync
+    user_stream: StreamPort
     weight: Decimal = Decimal(1)
     group: AccountGroup = AccountGroup.NEUTRAL
     failed: str = ""          # why this account is not trading ("" while it is)

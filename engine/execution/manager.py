@@ -44,7 +44,6 @@ from engine.core.types import (
     Order,
     OrderStatus,
     OrderType,
-    Record,
     SignalRecord,
     TradeExit,
 )
@@ -52,7 +51,7 @@ from engine.execution.book import Abandon, Book, Cancel, Command, Place, Resolve
 from engine.execution.funding import FundingLedger
 from engine.execution.ledger import ClosedTrade, LedgerEvent
 from engine.execution.orders import Leg, is_conditional, leg_of, order_id, transition
-from engine.execution.ports import RecorderPort, VenuePort
+from engine.execution.ports import Recordable, RecorderPort, VenuePort
 
 log = logging.getLogger("engine.execution")
 Gate = Callable[[Book, Order], Order | str]  # the risk check of an exit or protective order: as sized, or why not
@@ -62,8 +61,11 @@ Enter = Callable[[Book, SignalRecord], Order | None]
 
 class OrderManager:
     def __init__(self, venue: VenuePort, recorder: RecorderPort, clock: Clock, books: dict[str, Book], *,
-                 interval_ms: int, enter: Enter | None = None, resolve_delay: float = 0.5, retry_delay: float = 1.0,
-                 on_closed: Callable[[TradeExit], None] | None = None) -> None:
+                 interval_ms: int, enter: Enter | None = None, gate: Gate | None = None,
+                 on_closed: Callable[[TradeExit], None] | None = None, verify: Callable[[str], None] | None = None,
+                 resolve_delay: float = 0.5, retry_delay: float = 1.0) -> None:
+        """`enter` sizes an entry (the trader's), `gate` risk-checks exits and protective orders, `on_closed`
+        counts closed trades, `verify` puts a doubted position to the exchange (the account sync's)."""
         self.venue = venue
         self.account = venue.account
         self.recorder = recorder
@@ -74,8 +76,8 @@ class OrderManager:
         self.resolve_delay = resolve_delay
         self.retry_delay = retry_delay
         self.on_closed = on_closed
-        self.verify: Callable[[str], None] | None = None  # puts a doubted position to the exchange
-        self.gate: Gate = lambda _book, order: order     # entries are sized by `enter`; the rest pass here
+        self.verify = verify
+        self.gate: Gate = gate or (lambda _book, order: order)  # entries are sized by `enter`; the rest pass here
         self.accepting = True
         self.funding = FundingLedger()
         self.counts: dict[str, int] = {}
@@ -373,7 +375,7 @@ class OrderManager:
             self.on_closed(exit_)
 
     # ---- plumbing ---------------------------------------------------------------------------------
-    def record(self, *records: Record) -> None:
+    def record(self, *records: Recordable) -> None:
         ack = self.recorder.record(*records)
         add = getattr(ack, "add_done_callback", None)
         if add is not None:

@@ -43,12 +43,15 @@ class VenuePort(Protocol):
     async def set_leverage(self, symbol: str, leverage: int) -> None: ...
 
 
+Recordable = Record | RegimeReading  # what the engine journals (regime readings too)
+
+
 class RecorderPort(Protocol):
-    def record(self, *records: Record) -> Awaitable[Any]:
+    def record(self, *records: Recordable) -> Awaitable[Any]:
         """Journal records; the awaitable resolves once they are durable."""
         ...
 
-    def record_now(self, *records: Record) -> int:
+    def record_now(self, *records: Recordable) -> int:
         """Journal records and return once they are durable (blocks for one fdatasync)."""
         ...
 
@@ -67,6 +70,10 @@ class RiskStorePort(Protocol):
 
     async def batch_commands(self) -> list[HealthEvent]:
         """The operator's close-all commands (`slt accounts --close-all`) and their applied notes."""
+        ...
+
+    def close(self) -> None:
+        """Release the store connection (at the engine's stop)."""
         ...
 
     async def kill_switch_history(self, now_ms: int, accounts: list[str]) -> tuple[list[EquitySnapshot],

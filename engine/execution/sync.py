@@ -46,7 +46,6 @@ class AccountSync:
         self._held: list[UserEvent] | None = []  # events that arrive before the books are reconciled
         self._tasks: set[asyncio.Task[None]] = set()
         self._verifying: set[str] = set()
-        manager.verify = self.verify
         self.ready = asyncio.Event()
 
     def release(self) -> int:

@@ -34,6 +34,7 @@ from engine.core.types import (
     OrderType,
     Position,
     SignalRecord,
+    TradeExit,
 )
 from engine.execution.allotment import Allotment, Seat, allot
 from engine.execution.book import Book
@@ -55,16 +56,12 @@ KEEP_ALLOTMENTS = 256
 
 class Trader:
     def __init__(self, *, streams: dict[str, IndicatorStream], policy: SignalPolicy, admission: Admission,
-                 risk: RiskManager, sizing: EntrySizing, clock: ExchangeClock, manager: OrderManager | None = None,
-                 portfolio: Portfolio | None = None, desks: list[Desk] | None = None,
+                 risk: RiskManager, sizing: EntrySizing, clock: ExchangeClock, desks: list[Desk],
                  distribution: Strategy | str = Strategy.WEIGHTED, regimes: RegimeWatch | None = None,
                  kill_switch: KillSwitchKeeper | None = None, closed_trades: int = 0,
                  model_available: bool = False) -> None:
-        """Either `desks` (one per account, sharing one PnlCalculator) or one `manager` + `portfolio`."""
-        if desks is None:
-            if manager is None or portfolio is None:
-                raise ValueError("Trader needs desks, or a manager and a portfolio")
-            desks = [Desk(manager.account, manager, portfolio)]
+        """`desks`: one per account, sharing one PnlCalculator, their managers' hooks calling this trader
+        (`engine.wiring` builds them so)."""
         if not desks:
             raise ValueError("Trader needs at least one desk")
         self.desks = list(desks)
@@ -85,13 +82,6 @@ class Trader:
         self.admitted = 0
         self.policy_errors = 0
         self._allotments: OrderedDict[str, Allotment] = OrderedDict()
-        for desk in self.desks:
-            self.attach(desk)
-
-    def attach(self, desk: Desk) -> None:
-        desk.manager.enter = self.enter
-        desk.manager.gate = self.gate
-        desk.manager.on_closed = self.on_closed
 
     @property
     def manager(self) -> OrderManager:
@@ -273,8 +263,8 @@ class Trader:
             self.risk.observe_equity(sum((e.equity for e in equity), Decimal(0)), now)
         return records
 
-    def on_closed(self, exit_: object) -> None:
-        desk = self.desk(getattr(exit_, "account", ""))
+    def on_closed(self, exit_: TradeExit) -> None:
+        desk = self.desk(exit_.account)
         if desk is not None:
             desk.closed_trades += 1
             self.closed_trades = max(self.closed_trades, desk.closed_trades)

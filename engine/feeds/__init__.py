@@ -3,6 +3,6 @@ heartbeat, capped backoff, a watchdog, rotation before the 24 h limit and gap ba
 every closed candle is emitted in order exactly once and recorded in the store.
 
 Public API: `engine.feeds.market.MarketFeed` (with `FeedOptions`, `FeedStatus`, `LivePrice`), and
-`engine.feeds.service.open_feed(settings, recorder)` for the engine process. `slt feed`
+`engine.wiring.open_feed(settings, recorder)` for a configured feed. `slt feed`
 (engine/cli/feed.py) runs it alone. Modules: parse, sequencer, streams, options, connection,
 heartbeat, supervisor, router, backfill, sink, events, status, market, service."""

@@ -1,7 +1,7 @@
 """The market data feed: Binance combined streams for many symbols and intervals that survive every
 fault without losing or duplicating a closed candle.
 
-    feed = MarketFeed.from_settings(settings, sink=recorder, resume=last_stored)
+    feed = engine.wiring.market_feed(settings, sink=recorder, resume=last_stored)
     async with feed:                          # start() ... stop()
         async for event in feed.events:       # Candle (closed, in order, once), MarkPrice, ...
             ...
@@ -22,14 +22,11 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from engine.config import Settings
 from engine.core.aio import within
 from engine.core.backoff import Backoff
 from engine.core.clock import Clock, SystemClock
 from engine.core.market import MarkPrice
-from engine.core.secret import Secret
 from engine.core.types import Candle
 from engine.feeds.backfill import Backfiller, CandleSource
 from engine.feeds.connection import Connection
@@ -99,25 +96,6 @@ class MarketFeed:
                           lambda: Connection(plan, self.ws_url, o, self.clock, self.router.handle), backoff=backoff,
                           clock=self.clock, lag=o.ws_lag_seconds, rotate_after=o.rotate_after,
                           on_connected=self._connected, sleep=sleep)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, sink: CandleSink | None = None, source: CandleSource | None = None,
-                      resume: Mapping[tuple[str, str], int | None] | None = None, clock: Clock | None = None,
-                      **overrides: Any) -> MarketFeed:
-        """The configured symbols and interval against the configured exchange. Without `source`, a
-        market-data `BinanceVenue` on `exchange_rest_url` serves backfill (no key needed), started
-        lazily and closed by `stop()`; `overrides` are `FeedOptions` fields."""
-        options = FeedOptions(**{"symbols": settings.symbols, "intervals": (settings.interval,),
-                                 "ws_lag_seconds": settings.ws_lag_seconds, **overrides})
-        prepare = on_stop = None
-        if source is None:
-            from engine.venues.binance import BinanceVenue
-            venue = BinanceVenue(account="market-data", rest_url=settings.exchange_rest_url,
-                                 ws_url=settings.exchange_ws_url, api_key=Secret(""), api_secret=Secret(""),
-                                 clock=clock)     # public market data: the account's keys are not needed
-            source, prepare, on_stop = venue, venue.start, venue.close
-        return cls(options, ws_url=settings.exchange_ws_url, source=source, sink=sink, clock=clock, resume=resume,
-                   prepare=prepare, on_stop=on_stop)
 
     # ---- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:

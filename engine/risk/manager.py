@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,9 +22,6 @@ from engine.risk.kill_switch import KillSwitch, KillSwitchStatus
 from engine.risk.parameters import RISK_TABLE, RiskParameters, most_conservative
 from engine.risk.regime import Regime, RegimeReading
 from engine.risk.sizing import AccountState, OrderRequest, RejectReason, SizingDecision, rejection, size_order
-
-if TYPE_CHECKING:
-    from engine.config import Settings
 
 
 class RiskReport(msgspec.Struct, frozen=True):
@@ -61,10 +57,6 @@ class RiskManager:
         self._account: AccountState | None = None
         self._counts: Counter[str] = Counter()
         self._rejections: deque[SizingDecision] = deque(maxlen=20)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, instruments: Mapping[str, Instrument], clock: Clock) -> RiskManager:
-        return cls(instruments, clock=clock, kill_switch=KillSwitch(Decimal(str(settings.max_daily_drawdown))))
 
     # -- inputs -------------------------------------------------------------------------------
     def update_regime(self, reading: RegimeReading) -> bool:

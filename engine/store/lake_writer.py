@@ -34,9 +34,9 @@ from typing import Any
 import msgspec
 
 from engine.core.errors import DataError, StoreUnavailable
-from engine.core.types import Record
 from engine.store.frames import Frame
 from engine.store.lake import Lake
+from engine.store.schema import Journaled
 from engine.store.writer import write_records
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ _REQUEST = msgspec.msgpack.Decoder(list[tuple[int, int, bytes]])
 _ANSWER = msgspec.msgpack.Decoder(tuple[str, Any])
 
 
-def write_frames(lake: Lake, frames: list[Frame], decode: Callable[[bytes], list[Record]]) -> list[int]:
+def write_frames(lake: Lake, frames: list[Frame], decode: Callable[[bytes], list[Journaled]]) -> list[int]:
     """Store the records of `frames` in one transaction; the seqs of frames the store refuses as
     data (those are left out: each is tried alone, the others go in one by one)."""
     lake.check()
@@ -67,7 +67,7 @@ def write_frames(lake: Lake, frames: list[Frame], decode: Callable[[bytes], list
 class InProcessWriter:
     """`write_frames` on a store opened in this process."""
 
-    def __init__(self, lake: Lake, decode: Callable[[bytes], list[Record]]) -> None:
+    def __init__(self, lake: Lake, decode: Callable[[bytes], list[Journaled]]) -> None:
         self.lake = lake
         self.decode = decode
 
@@ -147,7 +147,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def serve(infd: int, outfd: int, open_lake: Callable[[], Lake], decode: Callable[[bytes], list[Record]]) -> None:
+def serve(infd: int, outfd: int, open_lake: Callable[[], Lake], decode: Callable[[bytes], list[Journaled]]) -> None:
     """Answer requests until the input closes; the store is (re)opened when needed."""
     lake: Lake | None = None
     try:

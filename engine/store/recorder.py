@@ -32,13 +32,13 @@ import msgspec
 
 from engine.config import Settings
 from engine.core.errors import DataError, SltError
-from engine.core.types import Record, TradeEntry, TradeExit
+from engine.core.types import TradeEntry, TradeExit
 from engine.store.ack import Ack
 from engine.store.flusher import BatchWriter, Flusher
 from engine.store.journal import Journal
 from engine.store.lake import Lake
 from engine.store.lake_writer import InProcessWriter, LakeWriterProcess
-from engine.store.schema import BY_TAG, validate
+from engine.store.schema import BY_TAG, Journaled, validate
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class TransactionAborted(SltError):
     """The transaction block raised: none of its records were recorded."""
 
 
-def encode(records: Sequence[Record]) -> bytes:
+def encode(records: Sequence[Journaled]) -> bytes:
     """Records as one journal payload (validating each)."""
     return _ENCODER.encode([(validate(r).tag, r) for r in records])
 
 
-def decode(payload: bytes) -> list[Record]:
+def decode(payload: bytes) -> list[Journaled]:
     records = []
     for tag, raw in _FRAME.decode(payload):
         decoder = _DECODERS.get(tag)
@@ -145,7 +145,7 @@ class TradeRecorder:
 
     # ---- recording ------------------------------------------------------------------------------
 
-    def record(self, *records: Record) -> Ack:
+    def record(self, *records: Journaled) -> Ack:
         """Record any records (candles, orders, fills, trades, positions, equity, health) as one unit."""
         txn = _current.get()
         if txn is not None and txn.recorder is self and txn.open:
@@ -159,7 +159,7 @@ class TradeRecorder:
             return ack
         return self.journal.append(encode(records), len(records))
 
-    def record_now(self, *records: Record) -> int:
+    def record_now(self, *records: Journaled) -> int:
         """Record synchronously: returns once the records are on disk (one fdatasync in the calling
         thread, no hand-over to the journal's writer). For what gates an action, e.g. an order that
         must be durable before it is sent; everything else should use `record`. Not part of an open
@@ -213,7 +213,7 @@ class Transaction:
 
     def __init__(self, recorder: TradeRecorder) -> None:
         self.recorder = recorder
-        self.records: list[Record] = []
+        self.records: list[Journaled] = []
         self.ack = Ack()
         self.ack.open_transaction = True
         self.open = False

@@ -34,6 +34,7 @@ SCALE = 12
 DECIMAL = pa.decimal128(38, SCALE)
 QUANTUM = Decimal(1).scaleb(-SCALE)
 MONEY_LIMIT = Decimal(10) ** (38 - SCALE)
+Journaled = Record | RegimeReading  # every record type the store has a table for (TABLES below)
 ARROW = {"decimal": DECIMAL, "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
 _KINDS = {Decimal: "decimal", int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -162,7 +163,7 @@ def _decimals(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else v.quantize(QUANTUM, rounding=ROUND_HALF_EVEN) for v in values], DECIMAL)
 
 
-def to_arrow(spec: TableSpec, records: Sequence[Record]) -> pa.Table:
+def to_arrow(spec: TableSpec, records: Sequence[Journaled]) -> pa.Table:
     """Records of one type as an Arrow table with the store's column types."""
     arrays = [pa.array([r.record_id for r in records], pa.string())]
     for column in spec.columns:

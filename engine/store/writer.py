@@ -15,9 +15,8 @@ import duckdb
 import pyarrow as pa
 
 from engine.core.errors import DataError, StoreUnavailable
-from engine.core.types import Record
 from engine.store.lake import ALIAS, Lake
-from engine.store.schema import TableSpec, spec_for, to_arrow, validate
+from engine.store.schema import Journaled, TableSpec, spec_for, to_arrow, validate
 
 _RETRIES = 4
 _DATA_ERRORS = (duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException,
@@ -34,9 +33,9 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def group(records: Iterable[Record], *, check: bool = True) -> dict[TableSpec, dict[str, Record]]:
+def group(records: Iterable[Journaled], *, check: bool = True) -> dict[TableSpec, dict[str, Journaled]]:
     """Records by table, first occurrence of each record id kept."""
-    groups: dict[TableSpec, dict[str, Record]] = {}
+    groups: dict[TableSpec, dict[str, Journaled]] = {}
     for record in records:
         spec = validate(record) if check else spec_for(record)
         groups.setdefault(spec, {}).setdefault(record.record_id, record)
@@ -55,7 +54,7 @@ def _insert(con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: pa.Table) ->
     return int(row[0]) if row else 0
 
 
-def write_records(lake: Lake, records: Iterable[Record], *, check: bool = True) -> WriteResult:
+def write_records(lake: Lake, records: Iterable[Journaled], *, check: bool = True) -> WriteResult:
     """Store a batch of records of any types in ONE transaction: all of them or none.
 
     Raises `DataError` if a record cannot be stored (it never will be) and `StoreUnavailable` if

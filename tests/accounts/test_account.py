@@ -12,12 +12,12 @@ from engine.accounts import (
     AccountGroup,
     AccountSpec,
     AccountType,
-    accounts_from_settings,
     in_group,
     parse_account_specs,
 )
 from engine.config import ConfigError, load_settings
 from engine.logs import SecretMaskingFilter
+from engine.wiring import accounts_from_settings
 
 KEY = "key-A1-abcdefghijklmnopqrstuvwxyz"
 SECRET = "secret-A1-0123456789abcdefghijklmnop"

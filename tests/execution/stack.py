@@ -18,17 +18,18 @@ from engine.core.clock import ExchangeClock
 from engine.core.secret import Secret
 from engine.core.types import Order, OrderType, SignalRecord, Side
 from engine.execution.book import Book
+from engine.execution.desk import StreamPort
+from engine.accounts.account import Account, AccountGroup, AccountType
 from engine.execution.manager import OrderManager
 from engine.execution.orders import Leg, order_id
 from engine.execution.pnl import PnlCalculator
-from engine.execution.portfolio import Portfolio
 from engine.execution.protection import ProtectionRule
 from engine.execution.sync import AccountSync
-from engine.feeds.user_stream import UserStream, UserStreamOptions
 from engine.store import connect, init_store, reader
 from engine.store.recorder import TradeRecorder
 from engine.venues.binance import BinanceVenue
 from engine.venues.retry import RetryPolicy
+from engine.wiring import DeskHooks, DeskSpec, build_desk
 from tests.sim.harness import SimHandle
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
@@ -42,7 +43,7 @@ class Stack:
     recorder: TradeRecorder
     manager: OrderManager
     sync: AccountSync
-    stream: UserStream
+    stream: StreamPort
     clock: ExchangeClock
     quantity: dict[str, D] = field(default_factory=lambda: {"BTCUSDT": D("0.010"), "ETHUSDT": D("0.100"),
                                                              "XRPUSDT": D("100")})
@@ -101,25 +102,28 @@ class Stack:
 
 async def open_stack(sim: SimHandle, settings: Settings, *, symbols: tuple[str, ...] = SYMBOLS,
                      timeout_ms: int = 3_000, poll_s: float = 0.5) -> Stack:
+    """A desk built by the engine's own composition root (`engine.wiring.build_desk`), on the simulator."""
     init_store(settings)
     recorder = TradeRecorder(settings).start()
     clock = ExchangeClock()
-    venue = BinanceVenue(account="main", rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=Secret(sim.key),
-                         api_secret=Secret(sim.secret), rate_limit=False, timeout_ms=timeout_ms,
-                         policy=RetryPolicy(attempts=4, base=0.05, cap=0.5))
+    stack: Stack | None = None
+
+    def enter(book: Book, signal: SignalRecord) -> Order | None:  # the stack sizes entries, not a trader
+        return stack.enter(book, signal) if stack is not None else None
+
+    account = Account("main", AccountType.PRIMARY, D(1), AccountGroup.NEUTRAL, Secret(sim.key), Secret(sim.secret))
+    spec = DeskSpec(account, sim.rest_url, sim.ws_url, interval_ms=60_000, timeout_ms=timeout_ms, user_poll_s=poll_s,
+                    retry=RetryPolicy(attempts=4, base=0.05, cap=0.5), resolve_delay=0.1, retry_delay=0.3)
+    desk = build_desk(spec, recorder=recorder, clock=clock, pnl=PnlCalculator(), hooks=DeskHooks(enter=enter))
+    venue, manager = desk.venue, desk.manager
     await venue.start()
-    books = {s: Book("main", s, venue.instruments[s], ProtectionRule()) for s in symbols if s in venue.instruments}
-    manager = OrderManager(venue, recorder, clock, books, interval_ms=60_000, resolve_delay=0.1, retry_delay=0.3)
-    portfolio = Portfolio("main", PnlCalculator())
-    sync = AccountSync(manager, venue, portfolio, clock)
-    stream = UserStream(venue, sim.ws_url, account="main", handle=sync.on_user_event, poll=sync.poll,
-                        options=UserStreamOptions(poll_interval_s=poll_s))
-    stack = Stack(sim, settings, venue, recorder, manager, sync, stream, clock)
-    manager.enter = stack.enter
-    stack.tasks.append(asyncio.create_task(stream.run()))
-    await asyncio.wait_for(stream.connected.wait(), 5)
-    sync.release()
-    portfolio.on_equity(await venue.fetch_equity())
+    manager.books.update({s: Book("main", s, venue.instruments[s], ProtectionRule())
+                          for s in symbols if s in venue.instruments})
+    stack = Stack(sim, settings, venue, recorder, manager, desk.sync, desk.user_stream, clock)
+    stack.tasks.append(asyncio.create_task(desk.user_stream.run()))
+    await asyncio.wait_for(desk.user_stream.connected.wait(), 5)
+    desk.sync.release()
+    desk.portfolio.on_equity(await venue.fetch_equity())
     return stack
 
 

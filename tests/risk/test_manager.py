@@ -25,6 +25,7 @@ from engine.risk import (
     most_conservative,
 )
 from engine.risk.kill_switch import DAY_MS
+from engine.wiring import risk_manager
 from tests.risk.builders import BTC, ETH
 
 DAY0 = 19_700 * DAY_MS
@@ -131,7 +132,7 @@ def test_max_daily_drawdown_setting(tmp_path: Path) -> None:
     none = tmp_path / "none"
     assert load_settings({}, env_file=none).max_daily_drawdown == 0.05
     settings = load_settings({"SLT_MAX_DAILY_DRAWDOWN": "0.1"}, env_file=none)
-    assert RiskManager.from_settings(settings, {}, ManualClock()).kill_switch.limit == D("0.1")
+    assert risk_manager(settings, {}, ManualClock()).kill_switch.limit == D("0.1")
     for bad in ("0", "1.5", "five"):
         with pytest.raises(ConfigError, match=f"SLT_MAX_DAILY_DRAWDOWN='{bad}' is not allowed: expected a fraction"):
             load_settings({"SLT_MAX_DAILY_DRAWDOWN": bad}, env_file=none)
