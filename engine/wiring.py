@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -188,7 +188,7 @@ async def open_feed(settings: Settings, sink: CandleSink, *, resume: bool = True
 class EngineRecorder(RecorderPort, Protocol):
     """The recorder as the engine uses it: a `TradeRecorder`, or the health monitor's tap in front of one."""
 
-    async def flush(self) -> None: ...
+    def flush(self) -> Awaitable[Any]: ...
 
 
 def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float) -> Engine:
