@@ -1,0 +1,200 @@
+"""The MLflow edge: log a training run, register its model as `signal-model`, and let the gate
+choose the aliases. Everything else in engine.learning is pure; this module alone talks to MLflow.
+
+Each training is one run of the experiment `signal-model` (params, pooled metrics with their
+interval bounds, per-fold metrics as steps, the walk-forward table, calibration and feature
+importance plots, the dataset hash and row count, the model with its signature and an input
+example). The new version gets the alias `challenger` and the tags `decision` (promote/refuse)
+and `reason`; it gets `champion` only when the gate passes. Aliases are set last, after the run
+and the version are complete, so no alias ever points at a half-registered version.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from engine.core.errors import SltError
+from engine.learning.gate import Decision, against_champion, common_rows
+from engine.learning.metrics import Scores
+from engine.learning.training import Training
+
+EXPERIMENT = "signal-model"
+MODEL_NAME = "signal-model"
+CHAMPION, CHALLENGER = "champion", "challenger"
+# skops (MLflow's safe sklearn format) asks to trust these types of a calibrated model explicitly.
+TRUSTED_TYPES = ["numpy.dtype", "sklearn.calibration._CalibratedClassifier"]
+RETRIES = 3
+TIMEOUT_S = 10
+
+
+class RegistryUnavailable(SltError):
+    """MLflow did not answer (after retries); nothing was registered."""
+
+
+def shown(uri: str) -> str:
+    """The tracking URI without any user:password part."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _client(tracking_uri: str) -> Any:
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(RETRIES))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(TIMEOUT_S))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
+        raise RegistryUnavailable(
+            f"MLflow at {shown(tracking_uri)} does not answer after {RETRIES} retries "
+            f"({type(exc).__name__}); nothing was registered. Start it with `make run` (slt up) or point "
+            "SLT_MLFLOW_TRACKING_URI at a running server.") from None
+    return client
+
+
+@dataclass(frozen=True)
+class Published:
+    run_id: str
+    version: str
+    decision: Decision
+    aliases: tuple[str, ...]
+
+
+def champion_version(client: Any) -> Any | None:
+    try:
+        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except Exception:  # noqa: BLE001 - no registered model or no champion yet
+        return None
+
+
+def decide(client: Any, training: Training) -> Decision:
+    """First champion: the gate on the pooled out-of-sample rows. Otherwise the challenger against
+    the champion on the out-of-sample rows after the champion's training data ended."""
+    champion = champion_version(client)
+    if champion is None:
+        return training.decision
+    import mlflow.sklearn
+
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    data_end = int(champion.tags.get("data_end", "0"))
+    threshold = float(champion.tags.get("threshold", "1"))
+    open_time = training.dataset.frame["open_time"].to_numpy()[training.walk.rows]
+    rows = common_rows(open_time, data_end)
+    ours = training.walk.scores.take(rows)
+    x = training.dataset.matrix()[training.walk.rows][rows]
+    p = model.predict_proba(x)[:, 1] if len(rows) else np.empty(0)
+    theirs = Scores(ours.y, p, ours.base, ours.net, p > threshold)
+    return against_champion(ours, theirs, training.seed)
+
+
+def publish(training: Training, tracking_uri: str, *, code_commit: str = "unknown") -> Published:
+    """Log, register and alias one training; raises RegistryUnavailable when MLflow is down."""
+    client = _client(tracking_uri)
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    decision = decide(client, training)
+    mlflow.set_experiment(EXPERIMENT)
+    x = training.dataset.matrix()
+    example = x[:5]
+    signature = infer_signature(example, training.final.model.predict_proba(example))
+    tags = {"decision": decision.word, "reason": decision.reason, "threshold": repr(training.final.threshold),
+            "data_end": str(training.data_end), "feature_version": training.dataset.version,
+            "features": json.dumps(training.dataset.features), "model": training.final.kind}
+    with mlflow.start_run(run_name=f"train {training.dataset.version}") as run:
+        mlflow.log_params({**training.params(), "code_commit": code_commit})
+        mlflow.log_metrics({k: v for k, v in training.metrics().items() if np.isfinite(v)})
+        for fold in training.walk.folds:
+            mlflow.log_metrics({k: float(v) for k, v in fold.row().items()
+                                if isinstance(v, float) and np.isfinite(v)}, step=fold.fold.number)
+        mlflow.set_tags(tags)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_artifacts(Path(tmp), training, decision)
+            mlflow.log_artifacts(tmp)
+        with warnings.catch_warnings():  # MLflow's own modules warn about their type hints on import
+            warnings.filterwarnings("ignore", message=".*type hint is inferred as AnyType", category=UserWarning)
+            info = mlflow.sklearn.log_model(training.final.model, name="model", signature=signature,
+                                            input_example=example, skops_trusted_types=TRUSTED_TYPES)
+    version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60)
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
+    previous = champion_version(client)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+    aliases = [CHALLENGER]
+    if decision.promote:
+        if previous is not None:
+            client.set_model_version_tag(MODEL_NAME, version.version, "previous_champion", previous.version)
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+        aliases.append(CHAMPION)
+    return Published(run.info.run_id, str(version.version), decision, tuple(aliases))
+
+
+def write_artifacts(folder: Path, training: Training, decision: Decision) -> None:
+    """walk_forward.json, dataset.json, decision.txt, calibration.png, feature_importance.png."""
+    (folder / "walk_forward.json").write_text(json.dumps(training.walk.table(), indent=1, default=float))
+    (folder / "dataset.json").write_text(json.dumps(
+        {"rows": training.dataset.rows, "sha256": training.params()["dataset_sha256"],
+         "features": training.dataset.features, "feature_version": training.dataset.version}, indent=1))
+    (folder / "decision.txt").write_text(f"{decision.word}: {decision.reason}\n")
+    (folder / "calibration.png").write_bytes(calibration_plot(training.walk.scores))
+    (folder / "feature_importance.png").write_bytes(importance_plot(training.importance))
+
+
+def calibration_plot(scores: Scores, bins: int = 10) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = np.quantile(scores.p, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, scores.p, side="right") - 1, 0, bins - 1)
+    used = [b for b in range(bins) if (which == b).any()]
+    predicted = [scores.p[which == b].mean() for b in used]
+    observed = [scores.y[which == b].mean() for b in used]
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
+    axes.plot(predicted, observed, marker="o", label="model (out of sample)")
+    axes.axhline(scores.y.mean(), color="red", linewidth=0.8, label=f"base rate {scores.y.mean():.3f}")
+    axes.set(xlabel="predicted win probability", ylabel="observed win rate", title="Calibration")
+    axes.legend()
+    return _png(figure)
+
+
+def importance_plot(importance: dict[str, float], top: int = 25) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    figure, axes = plt.subplots(figsize=(6, 8))
+    axes.barh([k for k, _ in ranked][::-1], [v for _, v in ranked][::-1])
+    axes.set(xlabel="Brier increase when shuffled", title="Feature importance (permutation)")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _png(figure: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,90 @@
+"""Against a real MLflow server on 127.0.0.1 (started like `slt up` starts it): a small training is
+logged and registered; the gate decides the aliases; MLflow down means a clear error and nothing
+registered; a planted secret never reaches MLflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from engine.child import answers, free_port, spawn_logged, stop, wait_ready
+from engine.cli.up import services
+from engine.config import Settings
+from engine.learning.dataset import MarketData
+from engine.learning.gate import Decision
+from engine.learning.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryUnavailable, publish
+from engine.learning.training import Training, train
+
+pytestmark = pytest.mark.integration
+SECRET = "sk-planted-4f1d9a"
+
+
+@pytest.fixture(scope="module")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("mlflow"), mlflow_port=free_port())
+    service = next(s for s in services(settings) if s.name == "mlflow")
+    process = spawn_logged(service.argv, service.log_file, env={**os.environ, **service.env})
+    try:
+        wait_ready(process, lambda: answers(service.health_url or ""), what="mlflow", timeout=120,
+                   log=service.log_file)
+        yield settings.mlflow_tracking_uri
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def training(history: list[MarketData]) -> Training:
+    os.environ["SLT_API_SECRET"] = SECRET  # planted: must never reach params, tags or artifacts
+    try:
+        return train(history, resamples=50)
+    finally:
+        del os.environ["SLT_API_SECRET"]
+
+
+def test_a_run_is_logged_registered_and_refused_without_edge(mlflow_uri: str, training: Training,
+                                                             tmp_path: Path) -> None:
+    published = publish(training, mlflow_uri, code_commit="abc123")
+    assert published.aliases == (CHALLENGER,) and not published.decision.promote
+    client = MlflowClient(mlflow_uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    assert version.version == published.version and version.tags["decision"] == "refuse"
+    assert "no edge" in version.tags["reason"]
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    run = client.get_run(published.run_id)
+    assert run.data.params["code_commit"] == "abc123" and run.data.params["interval"] == "1h"
+    assert {"auc", "auc_low", "auc_high", "brier", "base_brier", "gated_net", "ungated_net"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(published.run_id)}
+    assert {"walk_forward.json", "calibration.png", "feature_importance.png", "dataset.json"} <= artifacts
+    import mlflow.sklearn
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHALLENGER}")
+    x = training.dataset.matrix()[:50]
+    assert np.array_equal(model.predict_proba(x), training.final.model.predict_proba(x))
+    local = Path(client.download_artifacts(published.run_id, "", str(tmp_path)))
+    everything = [str(run.data.params), str(run.data.tags), str(version.tags)]
+    everything += [p.read_bytes().decode("latin-1") for p in local.rglob("*") if p.is_file()]
+    assert not any(SECRET in text for text in everything)
+
+
+def test_a_passing_gate_sets_champion_and_records_the_previous(mlflow_uri: str, training: Training) -> None:
+    passing = dataclasses.replace(training, decision=Decision(True, "edge (constructed for the test)"))
+    first = publish(passing, mlflow_uri)
+    assert CHAMPION in first.aliases
+    client = MlflowClient(mlflow_uri)
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version == first.version
+    # the same model again is judged against the champion on common rows: within noise, not promoted
+    second = publish(training, mlflow_uri)
+    assert second.aliases == (CHALLENGER,) and not second.decision.promote
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version == first.version
+
+
+def test_mlflow_down_is_a_clear_error_and_registers_nothing(training: Training) -> None:
+    with pytest.raises(RegistryUnavailable, match=r"does not answer after 3 retries.*nothing was registered") as caught:
+        publish(training, f"http://user:{SECRET}@127.0.0.1:{free_port()}")
+    assert SECRET not in str(caught.value) and "http://127.0.0.1:" in str(caught.value)
