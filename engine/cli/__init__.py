@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "risk": ("engine.cli.risk", "regimes, risk parameters and the kill switch (--trip/--reset)"),
     "feed": ("engine.cli.feed", "run the market data feed alone, writing closed candles to the store"),
     "pnl": ("engine.cli.pnl", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
+    "train": ("engine.cli.train", "train the signal model walk-forward, print its figures with intervals and the "
+                                  "gate's decision, register it in MLflow (champion only with an edge)"),
     "health": ("engine.cli.health", "the running engine's detailed health report (--json), from its /health"),
 }
 

@@ -1,0 +1,52 @@
+"""The training report for people: every figure with its 95 % interval and its base rate, the
+trading result gated against ungated after costs, and the gate's decision in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from engine.learning.gate import Decision
+from engine.learning.training import Training
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def render(training: Training, decision: Decision) -> str:
+    f, w = training.walk.pooled, training.walk
+    params = training.params()
+    first, last = w.folds[0].fold, w.folds[-1].fold
+    lines = [
+        f"signal model {training.dataset.version}: {params['symbols']} {training.interval}, "
+        f"{_day(int(params['data_start']))} -> {_day(training.data_end)}, {training.dataset.rows} signals "
+        f"({len(training.dataset.features)} features), labels: {training.exits.describe()}",
+        f"walk-forward: {len(w.folds)} purged folds, out of sample {_day(first.test_start)} -> "
+        f"{_day(last.test_end)} ({len(w.scores.y)} signals), 95 % block-bootstrap intervals",
+        "",
+        f"  {'fold':>4} {'model':24} {'train':>6} {'test':>5} {'AUC':>24} {'Brier':>24} {'base Brier':>8}"
+        f" {'gated bp':>9} {'ungated bp':>10}",
+    ]
+    for r in w.folds:
+        x = r.figures
+        lines.append(f"  {r.fold.number:>4} {r.kind:24} {len(r.fold.train):>6} {len(r.fold.test):>5} "
+                     f"{x['auc']!s:>24} {x['brier']!s:>24} {x['base_brier'].value:>10.4f} "
+                     f"{r.gated.mean_net * 1e4:>+9.1f} {r.ungated.mean_net * 1e4:>+10.1f}")
+    lines += [
+        "",
+        f"  pooled AUC          {f['auc']}   (0.5 = a coin flip)",
+        f"  Brier               {f['brier']}   base rate {w.scores.y.mean():.3f}: Brier {f['base_brier']}",
+        f"  Brier - base Brier  {f['brier_minus_base']}   (below 0 = better than the base rate)",
+        f"  log loss            {f['log_loss']}",
+        f"  ungated signals     {w.ungated.trades} trades, win rate {w.ungated.win_rate:.1%}, "
+        f"{f['ungated_net'].bp()} per trade after costs, profit factor {w.ungated.profit_factor:.3f}, "
+        f"max drawdown {w.ungated.max_drawdown:.2f} (sum of per-trade returns)",
+        f"  gated signals       {w.gated.trades} trades ({w.scores.admitted.mean():.1%} admitted), win rate "
+        f"{w.gated.win_rate:.1%}, {f['gated_net'].bp()} per trade, profit factor {w.gated.profit_factor:.3f}, "
+        f"max drawdown {w.gated.max_drawdown:.2f}",
+        f"  gated - ungated     {f['gated_minus_ungated'].bp()} per trade",
+        f"  final model         {training.final.kind}, admits above win probability {training.final.threshold:.3f}",
+        "",
+        f"decision: {decision.word.upper()}: {decision.reason}",
+    ]
+    return "\n".join(lines)
