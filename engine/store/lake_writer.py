@@ -141,6 +141,11 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def _die_with_parent(parent: int) -> None:
+    """Live exactly as long as the parent: a Ctrl-C or a SIGTERM to the engine's process group
+    (`slt up` stopping it) must not end the writer while the engine still flushes its last batch;
+    it exits when its input closes, or is killed when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before we asked

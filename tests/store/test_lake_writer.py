@@ -4,6 +4,7 @@ with its parent."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -86,10 +87,12 @@ def test_the_child_process_writes_and_dies_with_its_parent(lake_settings: Settin
     writer = LakeWriterProcess(s.data_dir, s.store_catalog, s.store_data_path)
     try:
         assert writer.write([Frame(1, 1, encode([entry(1)]), 0), Frame(2, 1, UNKNOWN_TYPE, 0)]) == [2]
+        writer.process.send_signal(signal.SIGTERM)  # meant for the engine's group: the writer stays
+        assert writer.write([Frame(3, 1, encode([entry(2)]), 0)]) == []
     finally:
         writer.close()
     assert writer.process.returncode == 0
-    assert stored(s) == ["entry:t1"]
+    assert stored(s) == ["entry:t1", "entry:t2"]
 
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
@@ -114,4 +117,4 @@ def test_the_child_process_writes_and_dies_with_its_parent(lake_settings: Settin
         parent.wait(10)
         if parent.stdout is not None:
             parent.stdout.close()
-    assert stored(s) == ["entry:t1", "entry:t3"]
+    assert stored(s) == ["entry:t1", "entry:t2", "entry:t3"]
