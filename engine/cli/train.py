@@ -7,7 +7,7 @@ and register it in MLflow (`SLT_MLFLOW_TRACKING_URI`, the server `make run` star
     slt train --no-register                     # figures only, MLflow untouched
 
 Exit code 0 when trained and registered (promoted or not: the decision says which), 1 when MLflow
-does not answer (nothing registered), 2 for unusable or too little data.
+does not answer or fails (no alias moved), 2 for unusable or too little data.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from engine.core.errors import DataError
 from engine.core.priority import lower_priority
 from engine.learning.dataset import Dataset, MarketData
 from engine.learning.labels import ExitSpec
-from engine.learning.registry import RegistryUnavailable, publish
+from engine.learning.registry import RegistrationFailed, RegistryUnavailable, publish
 from engine.learning.report import render
 from engine.learning.sources import bundled, from_files
 from engine.learning.training import train
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     try:
         published = publish(training, settings.mlflow_tracking_uri, code_commit=code_commit())
-    except RegistryUnavailable as exc:
+    except (RegistryUnavailable, RegistrationFailed) as exc:
         print(render(training, training.decision))
         print(f"slt train: {exc}", file=sys.stderr)
         return 1

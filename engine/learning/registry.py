@@ -32,13 +32,19 @@ EXPERIMENT = "signal-model"
 MODEL_NAME = "signal-model"
 CHAMPION, CHALLENGER = "champion", "challenger"
 # skops (MLflow's safe sklearn format) asks to trust these types of a calibrated model explicitly.
-TRUSTED_TYPES = ["numpy.dtype", "sklearn.calibration._CalibratedClassifier"]
+# We write these files ourselves (HistGradientBoosting's trees are TreePredictor objects).
+TRUSTED_TYPES = ["numpy.dtype", "sklearn.calibration._CalibratedClassifier",
+                 "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 RETRIES = 3
 TIMEOUT_S = 10
 
 
 class RegistryUnavailable(SltError):
     """MLflow did not answer (after retries); nothing was registered."""
+
+
+class RegistrationFailed(SltError):
+    """MLflow refused part of a registration; no alias was moved."""
 
 
 def shown(uri: str) -> str:
@@ -104,8 +110,20 @@ def decide(client: Any, training: Training) -> Decision:
 
 
 def publish(training: Training, tracking_uri: str, *, code_commit: str = "unknown") -> Published:
-    """Log, register and alias one training; raises RegistryUnavailable when MLflow is down."""
+    """Log, register and alias one training; raises RegistryUnavailable when MLflow is down and
+    RegistrationFailed (no alias moved) when it fails on the way."""
     client = _client(tracking_uri)
+    try:
+        return _publish(client, training, code_commit)
+    except SltError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the aliases are set last
+        raise RegistrationFailed(f"registering the signal model in MLflow at {shown(tracking_uri)} failed: "
+                                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+                                 "no alias was moved") from exc
+
+
+def _publish(client: Any, training: Training, code_commit: str) -> Published:
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
