@@ -21,8 +21,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m engine.cli up
 
-## The full test suite.
+## The full test suite, after the linter.
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 ## The tests that start no process and no server (`-m "not integration"`): the quick loop while coding.
