@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -246,10 +246,11 @@ def run() -> list[BenchResult]:
 
     contenders: dict[str, Callable[[], Any]] = {"talib_direct": direct, "talib_direct_discarding": discarding}
     for backend in ("talib", "numpy"):
-        contenders[f"{backend}_2_threads"] = lambda b=backend: standard_frame(bars, P, b, parallel=True)
-        contenders[f"{backend}_1_thread"] = lambda b=backend: standard_frame(bars, P, b, parallel=False)
+        contenders[f"{backend}_2_threads"] = lambda b=backend, x=bars: standard_frame(x, P, b, parallel=True)
+        contenders[f"{backend}_1_thread"] = lambda b=backend, x=bars: standard_frame(x, P, b, parallel=False)
     samples = _interleaved(contenders)
     results = [_batch("talib", "<= 1.1", bars, samples), _batch("numpy", "<= 3", bars, samples)]
+    contenders.clear()
     del bars
     results.append(_incremental())
     results.append(_ict())

@@ -41,10 +41,10 @@ from bench.common import BenchResult, machine_load, percentile
 from bench.neighbour import busy_neighbour
 from engine.config import load_settings
 from engine.core.types import Side, TradeEntry
-from engine.store import init_store
-from engine.store import frames
-from engine.store.recorder import TradeRecorder, encode
 from engine.runtime import freeze_heap
+from engine.store import frames, init_store
+from engine.store.payload import encode
+from engine.store.recorder import TradeRecorder
 
 T0 = 1_700_000_000_000
 ROUNDS = 3

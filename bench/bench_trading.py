@@ -32,15 +32,15 @@ from typing import Any
 import ccxt.async_support as ccxt
 import polars as pl
 
+from bench.common import BenchResult, machine_load, percentile
+from bench.neighbour import start_neighbour
 from bench.servers import free_port as _free_port
 from bench.servers import start as _start
 from bench.servers import stop as _stop
-from bench.common import BenchResult, machine_load, percentile
-from bench.neighbour import start_neighbour
 from engine.config import load_settings
 from engine.core.clock import ExchangeClock
 from engine.core.secret import Secret
-from engine.core.types import Candle, Order, OrderStatus, SignalRecord, Side
+from engine.core.types import Candle, Order, OrderStatus, Side, SignalRecord
 from engine.execution.book import Book, Place
 from engine.execution.desk import Desk
 from engine.execution.manager import OrderManager

@@ -19,7 +19,6 @@ from engine.core.errors import ConfigError
 from engine.core.secret import Secret
 from engine.logs import register_secret
 
-
 ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 DEFAULT_ACCOUNT_ID = "main"
 

@@ -13,7 +13,6 @@ import json
 import msgspec
 
 from engine.accounts import AccountGroup, merge_positions, performance_report
-from engine.wiring import accounts_from_settings
 from engine.accounts.commands import close_all_command
 from engine.accounts.performance import PerformanceStats
 from engine.cli.tables import format_table
@@ -24,6 +23,7 @@ from engine.store import reader
 from engine.store.lake import connect
 from engine.store.risk_reads import exchange_now
 from engine.store.writer import write_records
+from engine.wiring import accounts_from_settings
 
 STATS = ("trades", "wins", "losses", "win_rate", "realized_pnl", "fees", "funding", "net_pnl", "max_drawdown")
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from engine.config import KNOWN_INTERVALS, SYMBOL_RE, Settings
 from engine.core.aio import within
-from engine.wiring import open_feed
 from engine.store.recorder import TradeRecorder
+from engine.wiring import open_feed
 
 log = logging.getLogger("engine.feeds")
 

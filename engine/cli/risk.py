@@ -17,7 +17,6 @@ import argparse
 import json
 from decimal import Decimal
 
-from engine.wiring import accounts_from_settings
 from engine.cli.tables import format_table, iso_utc, readable
 from engine.config import Settings
 from engine.core.clock import wall_ms
@@ -27,6 +26,7 @@ from engine.risk.parameters import RISK_TABLE
 from engine.store.lake import connect
 from engine.store.risk_reads import exchange_now, risk_from_store
 from engine.store.writer import write_records
+from engine.wiring import accounts_from_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

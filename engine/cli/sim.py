@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING
 from engine.cli.tables import iso_utc
 from engine.config import Settings
 from engine.core.secret import Secret
-from engine.sim.options import (DEFAULT_START, DEMO_KEY, DEMO_SECRET, AccountSpec, SimOptions, parse_account,
-                                parse_speed, parse_time)
+from engine.sim.options import (
+    DEFAULT_START,
+    DEMO_KEY,
+    DEMO_SECRET,
+    AccountSpec,
+    SimOptions,
+    parse_account,
+    parse_speed,
+    parse_time,
+)
 
 if TYPE_CHECKING:  # the server (aiohttp) is imported only when the simulator runs, not for `slt --help`
     from engine.sim.server import Simulator

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from engine.core.instrument import Instrument
-from engine.core.types import ZERO, Fill, Order, OrderStatus, OrderType, Position, SignalRecord, Side, TradeEntry
+from engine.core.types import ZERO, Fill, Order, OrderStatus, OrderType, Position, Side, SignalRecord, TradeEntry
 from engine.execution.ledger import LedgerEvent, OpenTrade, TradeLedger
 from engine.execution.orders import EXITS, Leg, is_working, leg_of, merge, order_id
 from engine.execution.portfolio import Holding

@@ -5,7 +5,8 @@ to our own calls); each is merged into its symbol's book, recorded through the t
 followed by `plan()`, whose commands run here as tasks, one at a time per client id:
 
 - Place: the order is recorded PENDING and *durable* (`record_now`: one fdatasync in this thread)
-  before it is sent, so a crash between send and answer leaves a trace to resolve. A lost answer (`OrderStateUnknown`) makes it UNKNOWN.
+  before it is sent, so a crash between send and answer leaves a trace to resolve. A lost answer
+  (`OrderStateUnknown`) makes it UNKNOWN.
   -4116 (the client id exists) means an earlier send landed: it is fetched, not resent.
   A definitive rejection makes it REJECTED, logged with the exchange's reason; the loop goes on.
 - Resolve: an UNKNOWN order is asked for by client id (after `resolve_delay`, so a request still
@@ -412,7 +413,8 @@ class OrderManager:
 
 def leg_name(order: Order) -> str:
     leg = leg_of(order.client_order_id)
-    return {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit", Leg.CLOSE: "close"}.get(leg, "order")  # type: ignore[arg-type]
+    names = {Leg.ENTRY: "entry", Leg.STOP: "stop-loss", Leg.TAKE: "take-profit", Leg.EXIT: "exit", Leg.CLOSE: "close"}
+    return names.get(leg, "order")  # type: ignore[arg-type]
 
 
 def _triggered(order: Order) -> bool:

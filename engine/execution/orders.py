@@ -97,11 +97,10 @@ def merge(known: Order | None, report: Order) -> Order | None:
         allowed = {(OrderStatus.PENDING, OrderStatus.UNKNOWN), (OrderStatus.UNKNOWN, OrderStatus.PENDING)}
         if (known.status, report.status) not in allowed:
             return None
-    elif report.filled_quantity < known.filled_quantity:
-        return None
-    elif report.filled_quantity == known.filled_quantity and not report.status.is_final:
-        if _RANK.get(report.status, 9) <= _RANK.get(known.status, 9):
-            return None
+    elif report.filled_quantity < known.filled_quantity or (
+            report.filled_quantity == known.filled_quantity and not report.status.is_final
+            and _RANK.get(report.status, 9) <= _RANK.get(known.status, 9)):
+        return None  # less filled, or as filled and not further along: stale
     return msgspec.structs.replace(
         report, type=known.type, stop_price=known.stop_price or report.stop_price,
         reduce_only=known.reduce_only or report.reduce_only, signal_id=known.signal_id or report.signal_id,

@@ -184,9 +184,8 @@ def closing(account: str, symbol: str, closed: ClosedTrade, funding: list[Fundin
 
 def _orphan(order: Order, position: Decimal, now_ms: int, interval_ms: int) -> str:
     leg = leg_of(order.client_order_id)
-    if leg in (Leg.STOP, Leg.TAKE, Leg.EXIT, Leg.CLOSE):
-        if position == 0 or (position > 0) == (order.side is Side.BUY):
-            return "reduces a position that is not open"
+    if leg in (Leg.STOP, Leg.TAKE, Leg.EXIT, Leg.CLOSE) and (position == 0 or (position > 0) == (order.side is Side.BUY)):
+        return "reduces a position that is not open"
     if leg is Leg.ENTRY and order.filled_quantity == 0 and now_ms - order.event_time >= interval_ms:
         return "unfilled entry older than one candle"
     return ""

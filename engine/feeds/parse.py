@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Union
 
 import msgspec
 
@@ -18,7 +17,6 @@ from engine.core.errors import DataError
 from engine.core.intervals import INTERVAL_MS
 from engine.core.market import AggTrade, BookTicker, MarkPrice
 from engine.core.types import Candle, Side
-
 
 _STREAM_RE = re.compile(r'"stream"\s*:\s*"([^"]{1,100})"')
 MarketEvent = Candle | MarkPrice | AggTrade | BookTicker
@@ -93,7 +91,7 @@ class _BookTickerEvent(msgspec.Struct, tag_field="e", tag="bookTicker", gc=False
     A: Decimal
 
 
-_Event = Union[_KlineEvent, _MarkPriceEvent, _AggTradeEvent, _BookTickerEvent]
+_Event = _KlineEvent | _MarkPriceEvent | _AggTradeEvent | _BookTickerEvent
 
 
 class _Combined(msgspec.Struct, gc=False):
@@ -174,7 +172,7 @@ def _candle(stream: str, event: _KlineEvent, received_time: int) -> Candle:
     step = INTERVAL_MS.get(k.i)
     if step is None:
         raise FrameError(stream, f"unknown interval {k.i!r}")
-    if k.T != k.t + step - 1 or k.t % step:
+    if k.t + step - 1 != k.T or k.t % step:
         raise FrameError(stream, f"kline times t={k.t} T={k.T} do not match interval {k.i}")
     return Candle(k.s, k.i, k.t, k.T, o, h, l, c, v, k.x, event.E, received_time)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.core.types import Candle
 from engine.core.intervals import INTERVAL_MS, last_closed_open_time
+from engine.core.types import Candle
 
 MAX_HELD = 50_000  # per stream; beyond this the newest held bars are dropped and backfilled later
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-
 from engine.config import Settings
 from engine.store import connect, init_store
 from engine.store.lake import ALIAS
 from engine.store.reader import query
+
 
 def stored_resume_points(settings: Settings, symbols: tuple[str, ...], intervals: tuple[str, ...]
                          ) -> dict[tuple[str, str], int | None]:

@@ -181,7 +181,7 @@ _BLOCK = 1 << 16
 def _raise_first_bad(bars: Ohlcv) -> None:
     t, o, h, l, c, v = bars
     with np.errstate(invalid="ignore"):
-        good = (0.0 < l) & (l <= o) & (o <= h) & (h < _INF) & (l <= c) & (c <= h) & (0.0 <= v) & (v < _INF)
+        good = (l > 0.0) & (l <= o) & (o <= h) & (h < _INF) & (l <= c) & (c <= h) & (v >= 0.0) & (v < _INF)
     good[1:] &= t[1:] > t[:-1]
     index = int(np.argmin(good))
     prev = int(t[index - 1]) if index else None

@@ -70,9 +70,7 @@ def barrier_outcomes(open_time: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.
         price, exit_i = np.nan, -1
         for j in range(entry_i, last + 1):
             worst, best = (l[j], h[j]) if s > 0 else (h[j], l[j])
-            if s * (o[j] - stop) <= 0:
-                price = o[j]
-            elif s * (o[j] - take) >= 0:
+            if s * (o[j] - stop) <= 0 or s * (o[j] - take) >= 0:
                 price = o[j]
             else:
                 hit_stop = s * (worst - stop) <= 0

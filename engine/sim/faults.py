@@ -84,9 +84,7 @@ class Fault:
             return False
         if self.path and (path is None or not fnmatch.fnmatchcase(path, self.path)):
             return False
-        if self.stream and not any(fnmatch.fnmatchcase(s, self.stream) for s in streams):
-            return False
-        return True
+        return not (self.stream and not any(fnmatch.fnmatchcase(s, self.stream) for s in streams))
 
     def take(self) -> bool:
         """One matching request/frame: does the fault fire on it (count and probability)?"""
@@ -237,5 +235,6 @@ def malformed(variant: str, stream: str, payload: Any) -> tuple[str, bytes]:
                 if isinstance(holder, dict) and isinstance(holder.get(key), int):
                     holder[key] -= 3_600_000
     elif variant == "unknown_stream":
-        return "nosuchsymbol@unknownChannel", _encode({"e": "unknownEvent", "E": body.get("E", 0) if isinstance(body, dict) else 0})
+        event_time = body.get("E", 0) if isinstance(body, dict) else 0
+        return "nosuchsymbol@unknownChannel", _encode({"e": "unknownEvent", "E": event_time})
     return stream, _encode(data)

@@ -84,7 +84,8 @@ def aggregate(bars: Bars, interval: str) -> Bars:
     if rest or ratio < 1:
         raise ValueError(f"cannot build {interval} bars from {bars.interval} bars")
     if not len(bars):
-        return Bars(interval, *(np.array([], dtype=a.dtype) for a in (bars.open_time, bars.open, bars.high, bars.low, bars.close, bars.volume)))
+        columns = (bars.open_time, bars.open, bars.high, bars.low, bars.close, bars.volume)
+        return Bars(interval, *(np.array([], dtype=a.dtype) for a in columns))
     groups = np.asarray(align(bars.open_time, interval))
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     counts = np.diff(np.r_[starts, len(bars)])

@@ -182,7 +182,7 @@ def main(argv: list[str]) -> None:
     from engine.core.priority import lower_priority
     from engine.logs import setup_logging
     from engine.store import open_store
-    from engine.store.recorder import decode
+    from engine.store.payload import decode
 
     lower_priority(LAKE_WRITER_NICENESS)
     answers = os.dup(1)  # the protocol's; anything a library prints goes to stderr instead

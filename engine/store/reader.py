@@ -8,8 +8,18 @@ from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
 
-from engine.core.types import (Candle, EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, SignalRecord,
-                               TradeEntry, TradeExit)
+from engine.core.types import (
+    Candle,
+    EquitySnapshot,
+    Fill,
+    FundingPayment,
+    HealthEvent,
+    Order,
+    Position,
+    SignalRecord,
+    TradeEntry,
+    TradeExit,
+)
 from engine.store.lake import ALIAS, Lake
 from engine.store.schema import BY_TYPE, from_rows
 

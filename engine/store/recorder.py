@@ -28,43 +28,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from engine.config import Settings
-from engine.core.errors import DataError, SltError
+from engine.core.errors import SltError
 from engine.core.types import TradeEntry, TradeExit
 from engine.store.ack import Ack
 from engine.store.flusher import BatchWriter, Flusher
 from engine.store.journal import Journal
 from engine.store.lake import Lake
 from engine.store.lake_writer import InProcessWriter, LakeWriterProcess
-from engine.store.schema import BY_TAG, Journaled, validate
+from engine.store.payload import decode, encode
+from engine.store.schema import Journaled, validate
 
 log = logging.getLogger(__name__)
 
-_ENCODER = msgspec.msgpack.Encoder()
-_FRAME = msgspec.msgpack.Decoder(list[tuple[str, msgspec.Raw]])
-_DECODERS = {tag: msgspec.msgpack.Decoder(spec.record_type) for tag, spec in BY_TAG.items()}
 _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar("slt_recorder_transaction", default=None)
 
 
 class TransactionAborted(SltError):
     """The transaction block raised: none of its records were recorded."""
-
-
-def encode(records: Sequence[Journaled]) -> bytes:
-    """Records as one journal payload (validating each)."""
-    return _ENCODER.encode([(validate(r).tag, r) for r in records])
-
-
-def decode(payload: bytes) -> list[Journaled]:
-    records = []
-    for tag, raw in _FRAME.decode(payload):
-        decoder = _DECODERS.get(tag)
-        if decoder is None:
-            raise DataError(f"journal frame holds an unknown record type {tag!r}")
-        records.append(decoder.decode(raw))
-    return records
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,19 @@ import msgspec
 import pyarrow as pa
 
 from engine.core.errors import DataError
-from engine.core.types import (Candle, EquitySnapshot, Fill, FundingPayment, HealthEvent, Order, Position, Record,
-                               SignalRecord, TradeEntry, TradeExit)
+from engine.core.types import (
+    Candle,
+    EquitySnapshot,
+    Fill,
+    FundingPayment,
+    HealthEvent,
+    Order,
+    Position,
+    Record,
+    SignalRecord,
+    TradeEntry,
+    TradeExit,
+)
 from engine.risk.regime import RegimeReading
 
 SCALE = 12

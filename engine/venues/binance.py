@@ -159,7 +159,7 @@ class BinanceVenue:
             if symbol is not None:
                 self._ccxt_symbol(symbol)  # an unknown symbol is our error, not a silent empty answer
                 params["symbol"] = symbol
-            rows = await self._call("income FUNDING_FEE", lambda: self._ex.fapiPrivateGetIncome(params))
+            rows = await self._call("income FUNDING_FEE", lambda p=params: self._ex.fapiPrivateGetIncome(p))
             if not isinstance(rows, list):
                 raise MalformedResponse(f"income: expected a list, got {type(rows).__name__}")
             got = wall_ms()

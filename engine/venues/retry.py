@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from engine.core.backoff import Backoff
 from engine.core.clock import Clock
 from engine.core.errors import OrderStateUnknown, RateLimited, TemporaryExchangeError, TimestampOutOfWindow
-from engine.core.backoff import Backoff
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

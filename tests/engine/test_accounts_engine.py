@@ -38,8 +38,15 @@ from engine.core.types import Position
 from engine.execution.orders import Leg, leg_of, order_id
 from engine.store import connect, reader
 from tests.conftest import REPO
-from tests.engine.process import (EngineProcess, assert_store_equals_account, engine_env, income, settings_for,
-                                  stored, wait_finished)
+from tests.engine.process import (
+    EngineProcess,
+    assert_store_equals_account,
+    engine_env,
+    income,
+    settings_for,
+    stored,
+    wait_finished,
+)
 from tests.sim.harness import SimHandle
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

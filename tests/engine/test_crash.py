@@ -91,7 +91,7 @@ async def test_killed_engine_reconciles_without_duplicates_or_orphans(sim_proces
         engine.start()
         engine.wait_for("engine ready", 30)
         await sim.control.resume()
-        for kill in range(KILLS):
+        for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.5, 3.0))  # trading meanwhile
             engine.kill()
             await asyncio.sleep(rng.uniform(0.0, 1.0))  # the exchange goes on without us

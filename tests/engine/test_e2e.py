@@ -12,8 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.engine.process import (EngineProcess, assert_store_equals_account, engine_env, income, settings_for, stored,
-                                  wait_finished)
+from tests.engine.process import (
+    EngineProcess,
+    assert_store_equals_account,
+    engine_env,
+    income,
+    settings_for,
+    stored,
+    wait_finished,
+)
 from tests.sim.harness import SimHandle
 
 pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1

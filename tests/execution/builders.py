@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from engine.core.types import Fill, Order, OrderStatus, OrderType, SignalRecord, Side
+from engine.core.types import Fill, Order, OrderStatus, OrderType, Side, SignalRecord
 from engine.execution.book import Book
 from engine.execution.orders import Leg, order_id
 from engine.execution.protection import ProtectionRule

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from engine.accounts.account import Account, AccountGroup, AccountType
 from engine.config import Settings
 from engine.core.clock import ExchangeClock
 from engine.core.secret import Secret
-from engine.core.types import Order, OrderType, SignalRecord, Side
+from engine.core.types import Order, OrderType, Side, SignalRecord
 from engine.execution.book import Book
 from engine.execution.desk import StreamPort
-from engine.accounts.account import Account, AccountGroup, AccountType
 from engine.execution.manager import OrderManager
 from engine.execution.orders import Leg, order_id
 from engine.execution.pnl import PnlCalculator

@@ -16,7 +16,7 @@ from engine.execution.book import MAX_GENERATIONS, Book, Place
 from engine.execution.orders import Leg, leg_of, order_id
 from engine.execution.protection import ProtectionRule
 from engine.store import reader
-from tests.execution.stack import Stack, fills_in, ledger_of, sim_orders, stack  # noqa: F401 - fixture
+from tests.execution.stack import Stack, fills_in, ledger_of, sim_orders
 from tests.sim.harness import SimHandle
 
 pytestmark = pytest.mark.integration  # starts the simulator (or the engine) on 127.0.0.1

@@ -8,8 +8,17 @@ from decimal import Decimal as D
 import msgspec
 
 from engine.core.ids import trade_id
-from engine.core.types import (ExitReason, FundingPayment, Order, OrderStatus, OrderType, Position, Side, TradeEntry,
-                               TradeExit)
+from engine.core.types import (
+    ExitReason,
+    FundingPayment,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TradeEntry,
+    TradeExit,
+)
 from engine.execution.orders import Leg
 from engine.execution.reconcile import ExchangeView, StoreView, rebuild, reconcile
 from tests.execution.builders import ACCOUNT, MINUTE, T0, book, fill, order, signal

@@ -98,7 +98,7 @@ def test_reading_carries_its_inputs_and_the_stated_formulas() -> None:
 def test_sub_hourly_candles_resample_to_hourly_closes() -> None:
     hourly = zigzag(0.012, steps=30)
     five = []
-    for h, close in enumerate(hourly):     # 12 five-minute candles per hour; the last one closes the hour
+    for close in hourly:     # 12 five-minute candles per hour; the last one closes the hour
         five += [close * (1 + 0.01 * math.sin(i)) for i in range(11)] + [close]
     fine = candles(five, interval="5m", step_ms=300_000)
     coarse = candles(hourly)

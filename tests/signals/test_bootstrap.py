@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from engine.core.types import Candle, Side
-from engine.indicators import AdxGrade, IndicatorStream, Indicators, MacdCross, RsiSignal, Trend
+from engine.indicators import AdxGrade, Indicators, IndicatorStream, MacdCross, RsiSignal, Trend
 from engine.signals import Admission, BootstrapPolicy, Signal, safe_evaluate
 from engine.signals.bootstrap import win_probability
 

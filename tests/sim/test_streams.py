@@ -25,7 +25,7 @@ async def drain(ws: Any, idle: float = 0.3) -> list[Any]:
     while True:
         try:
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), idle)))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return frames
 
 

@@ -8,9 +8,22 @@ from decimal import Decimal
 import pytest
 
 from engine.config import Settings
-from engine.core.types import (Candle, EquitySnapshot, ExitReason, Fill, FundingPayment, HealthEvent, Order, OrderStatus,
-                               OrderType, SignalRecord,
-                               Position, Side, TradeEntry, TradeExit)
+from engine.core.types import (
+    Candle,
+    EquitySnapshot,
+    ExitReason,
+    Fill,
+    FundingPayment,
+    HealthEvent,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    SignalRecord,
+    TradeEntry,
+    TradeExit,
+)
 from engine.risk.regime import Regime, RegimeReading
 from engine.store import Lake, connect, init_store
 

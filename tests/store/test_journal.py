@@ -84,7 +84,7 @@ def test_a_corrupt_older_segment_loses_only_its_damaged_part(tmp_path: Path, cap
 
 def test_sequence_numbers_continue_past_the_checkpoint(tmp_path: Path) -> None:
     journal = opened(tmp_path, segment_bytes=1)
-    for i in range(3):
+    for _ in range(3):
         journal.append(b"x", 1).result(5)
     journal.mark_flushed(3)
     assert [first for first, _ in frames.segments(tmp_path)] == [4]  # flushed segments are deleted

@@ -23,7 +23,7 @@ from engine.store import Lake, open_store, reader
 from engine.store.frames import Frame
 from engine.store.lake import connect
 from engine.store.lake_writer import LakeWriterProcess, receive, send, serve
-from engine.store.recorder import decode, encode
+from engine.store.payload import decode, encode
 from tests.conftest import REPO
 from tests.store.conftest import entry
 
@@ -98,7 +98,7 @@ def test_the_child_process_writes_and_dies_with_its_parent(lake_settings: Settin
         import sys, time
         from engine.store.lake_writer import LakeWriterProcess
         from engine.store.frames import Frame
-        from engine.store.recorder import encode
+        from engine.store.payload import encode
         from tests.store.conftest import entry
         writer = LakeWriterProcess({str(s.data_dir)!r}, {s.store_catalog!r}, {s.store_data_path!r})
         writer.write([Frame(3, 1, encode([entry(3)]), 0)])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import math
 import decimal
+import math
 from decimal import Decimal
 
 import msgspec

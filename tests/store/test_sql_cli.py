@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from engine.cli.tables import format_table
 from engine.config import Settings
 from engine.store import Lake
-from engine.cli.tables import format_table
 from engine.store.writer import write_records
 from tests.conftest import REPO
 from tests.store.conftest import T0, entry, exit_, one_of_each
