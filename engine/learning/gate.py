@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.learning.metrics import Scores, brier, intervals, mean_or_zero
+from engine.learning.metrics import Interval, Scores, brier, intervals, mean_or_zero
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ def _bp(value: float) -> str:
     return f"{value * 1e4:+.1f} bp"
 
 
-def first_champion(scores: Scores, seed: int = 0) -> Decision:
-    """Is this model worth trading at all, against the base rate and the ungated signals?"""
-    f = intervals(scores, seed)
+def first_champion(scores: Scores, seed: int = 0, figures: dict[str, Interval] | None = None) -> Decision:
+    """Is this model worth trading at all, against the base rate and the ungated signals?
+    `figures`: the intervals of these scores when already computed (`intervals(scores, seed)`)."""
+    f = intervals(scores, seed) if figures is None else figures
     gap, gated, ungated, lift = f["brier_minus_base"], f["gated_net"], f["ungated_net"], f["gated_minus_ungated"]
     problems = []
     if not gap.high < 0:

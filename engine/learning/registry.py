@@ -149,7 +149,8 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
         with warnings.catch_warnings():  # MLflow's own modules warn about their type hints on import
             warnings.filterwarnings("ignore", message=".*type hint is inferred as AnyType", category=UserWarning)
             info = mlflow.sklearn.log_model(training.final.model, name="model", signature=signature,
-                                            input_example=example, skops_trusted_types=TRUSTED_TYPES)
+                                            input_example=example, skops_trusted_types=TRUSTED_TYPES,
+                                            pip_requirements=requirements())
     version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60)
     for key, value in tags.items():
         client.set_model_version_tag(MODEL_NAME, version.version, key, value)
@@ -162,6 +163,14 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
         aliases.append(CHAMPION)
     return Published(run.info.run_id, str(version.version), decision, tuple(aliases))
+
+
+def requirements() -> list[str]:
+    """What loading the model needs, pinned as installed (MLflow would otherwise infer it by
+    importing the model in a child process, which takes seconds)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "numpy", "scipy", "skops")]
 
 
 def write_artifacts(folder: Path, training: Training, decision: Decision) -> None:

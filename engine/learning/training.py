@@ -19,6 +19,7 @@ from engine.learning.model import Fitted, fit, split_for_calibration
 from engine.learning.validation import FOLDS, FoldProgress, WalkForward, embargo_ms, walk_forward
 
 SEED = 0
+IMPORTANCE_ROWS = 2000   # the newest held-out rows the permutation importance shuffles
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int 
     embargo = embargo_ms(exits, interval)
     final = fit(x, y, net, open_time, label_end, embargo, seed)
     _, held_out = split_for_calibration(open_time, label_end, embargo)
+    held_out = held_out[-IMPORTANCE_ROWS:]
     with threadpool_limits(train_threads()):
         shuffled = permutation_importance(final.model, x[held_out], y[held_out], scoring="neg_brier_score",
-                                          n_repeats=3, random_state=seed)
+                                          n_repeats=2, random_state=seed)
     importance = dict(zip(dataset.features, map(float, shuffled.importances_mean), strict=True))
-    return Training(dataset, interval, exits, seed, walk, final, first_champion(walk.scores, seed), importance)
+    return Training(dataset, interval, exits, seed, walk, final, first_champion(walk.scores, seed, walk.pooled),
+                    importance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.learning.gate import against_champion, first_champion
 from engine.learning.metrics import Scores
@@ -55,3 +56,14 @@ def test_within_noise_the_champion_stays() -> None:
     truth, y, net = world()
     jitter = np.clip(truth + np.random.default_rng(9).normal(0, 0.01, N), 0, 1)
     assert not against_champion(scores(jitter, y, net), scores(truth, y, net)).promote
+
+
+def test_the_numpy_scores_equal_scikit_learn() -> None:
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    from engine.learning.metrics import auc, brier, logloss
+    truth, y, _ = world()
+    p = np.round(truth, 2)  # ties
+    assert auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert brier(y, p) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+    assert logloss(y, p) == pytest.approx(log_loss(y, p), abs=1e-12)
