@@ -3,14 +3,14 @@ trading result gated against ungated after costs, and the gate's decision in pla
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.learning.gate import Decision
 from engine.learning.training import Training
 
 
 def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
 def render(training: Training, decision: Decision) -> str:

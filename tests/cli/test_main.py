@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import COMMANDS, build_parser, main
 # Imported here, not in a test: ccxt's urllib3 binds a socket at import to probe IPv6, which the
 # suite's guard would take for a server started by the test.
-from engine.cli import accounts, pnl, risk, sql  # noqa: F401
+from engine.cli import COMMANDS, accounts, build_parser, main, pnl, risk, sql  # noqa: F401
 
 
 def test_every_command_is_one_module_of_the_cli_package() -> None:

@@ -13,7 +13,6 @@ from engine.learning.dataset import MarketData
 
 
 def write(history: list[MarketData], folder: Path, bars: int | None = None) -> list[str]:
-    argv: list[str] = []
     candles, funding, mark = [], [], []
     for data in history:
         path = folder / f"{data.symbol}-perp-klines-1h.parquet"
