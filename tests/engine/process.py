@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal as D
 from pathlib import Path
@@ -67,6 +68,21 @@ class EngineProcess:
     def close(self) -> None:
         if self.process is not None:
             stop(self.process, grace=0)
+
+
+async def wait_until(what: str, check: Callable[[], Any], engine: EngineProcess, timeout: float = 30.0) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy; fail naming `what` at the deadline,
+    or at once if the engine exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if asyncio.iscoroutine(found):
+            found = await found
+        if found:
+            return found
+        assert engine.process is not None and engine.process.poll() is None, engine.text()[-4000:]
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s:\n{engine.text()[-4000:]}"
+        await asyncio.sleep(0.05)
 
 
 def engine_env(sim: SimHandle, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,12 @@ from engine.execution.orders import Leg, leg_of
 from engine.risk.history import COMPONENT
 from engine.store import connect, reader
 from tests.conftest import REPO
-from tests.engine.process import EngineProcess, engine_env, settings_for
+from tests.engine.process import EngineProcess, engine_env, settings_for, wait_until
 from tests.sim.harness import SimHandle
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 LIMIT = D("0.02")
 LOSS = D("0.04")   # the scripted loss, as a fraction of equity: twice the limit
-
-
-async def wait_until(what: str, check: Callable[[], Any], timeout: float, engine: EngineProcess) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        assert engine.process is not None and engine.process.poll() is None, engine.text()[-4000:]
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s:\n{engine.text()[-4000:]}"
-        await asyncio.sleep(0.05)
 
 
 def after(engine: EngineProcess, mark: int, pattern: str) -> re.Match[str] | None:
@@ -69,7 +54,7 @@ async def settled(sim: SimHandle, engine: EngineProcess) -> dict[str, Any]:
         await asyncio.sleep(0.4)
         return account if same else None
 
-    return await wait_until("settled account", stable, 15, engine)
+    return await wait_until("settled account", stable, engine, timeout=15)
 
 
 def open_positions(account: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -113,7 +98,7 @@ async def test_a_scripted_drawdown_trips_the_kill_switch_which_blocks_entries_no
 
             async def three_open() -> bool:
                 return len(protected(await sim.control.account(sim.key))) == 3
-            await wait_until("three protected positions", three_open, 30, engine)
+            await wait_until("three protected positions", three_open, engine, timeout=30)
             await sim.control.pause()
             account = await settled(sim, engine)
             held = protected(account)
@@ -124,13 +109,13 @@ async def test_a_scripted_drawdown_trips_the_kill_switch_which_blocks_entries_no
         move = min(LOSS * equity / (abs(amount) * entry), D("0.5"))
         price = entry * (1 - move if amount > 0 else 1 + move)
         await sim.control.set_price(victim["symbol"], float(price))
-        await wait_until("stop-loss exit", lambda: after(engine, 0, rf"on {victim['symbol']} closed \(stop_loss\)"),
-                         15, engine)
+        await wait_until("stop-loss exit", lambda: after(engine, 0, rf"on {victim['symbol']} closed \(stop_loss\)"), engine,
+                         timeout=15)
         mark = len(engine.text())
         for _ in range(3):   # the next equity snapshot (a candle close) trips it
             await sim.control.step(bars=1)
             try:
-                await wait_until("trip", lambda: after(engine, mark, "kill switch TRIPPED"), 5, engine)
+                await wait_until("trip", lambda: after(engine, mark, "kill switch TRIPPED"), engine, timeout=5)
                 break
             except AssertionError:
                 continue
@@ -149,9 +134,9 @@ async def test_a_scripted_drawdown_trips_the_kill_switch_which_blocks_entries_no
         exits_mark = len(engine.text())
         await sim.control.resume()
         closed = await wait_until("exit while tripped",
-                                  lambda: after(engine, exits_mark, r"on (\w+) closed \(signal\)"), 40, engine)
+                                  lambda: after(engine, exits_mark, r"on (\w+) closed \(signal\)"), engine, timeout=40)
         await wait_until("refused entry", lambda: after(engine, trip_mark, r"no entry on \w+ for \S+ on account main: "
-                                                        r"kill_switch: daily drawdown"), 30, engine)
+                                                        r"kill_switch: daily drawdown"), engine, timeout=30)
         await sim.control.pause()
         paused = await settled(sim, engine)
         symbol = closed.group(1)
@@ -164,11 +149,11 @@ async def test_a_scripted_drawdown_trips_the_kill_switch_which_blocks_entries_no
         # a manual reset re-arms the running engine; entries resume
         slt_risk(env, "--reset")
         rearmed = await wait_until("re-arm", lambda: after(engine, trip_mark, r"kill switch re-armed \(operator reset"),
-                                   15, engine)
+                                   engine, timeout=15)
         await sim.control.resume()
-        resumed = await wait_until("entry after the reset", lambda: after(engine, rearmed.end(), r"sending entry"), 30,
-                                   engine)
-        await wait_until("its fill", lambda: after(engine, resumed.end(), r"sending stop-loss"), 15, engine)
+        resumed = await wait_until("entry after the reset", lambda: after(engine, rearmed.end(), r"sending entry"), engine,
+                                   timeout=30)
+        await wait_until("its fill", lambda: after(engine, resumed.end(), r"sending stop-loss"), engine, timeout=15)
         await sim.control.pause()
         await settled(sim, engine)
         assert engine.stop() == 0, engine.text()[-3000:]

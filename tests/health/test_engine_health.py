@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from engine.cli import health as health_cli
 from engine.core.types import HealthEvent
 from engine.store import connect, reader
 from tests.conftest import free_port
-from tests.engine.process import EngineProcess, engine_env, settings_for
+from tests.engine.process import EngineProcess, engine_env, settings_for, wait_until
 from tests.health.receiver import Receiver
 from tests.sim.harness import SimHandle
 
@@ -32,19 +31,6 @@ pytestmark = pytest.mark.integration
 KEY, SECRET = "health-key-0001", "plantedapisecretvalue0001"
 THRESHOLD, INTERVAL = 3, 0.5
 STALL = {"kind": "ws_stall", "stream": "*usdt@*"}   # market frames only: the user-data stream goes on
-
-
-async def until(what: str, check: Callable[[], Any], engine: EngineProcess, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        assert engine.process is not None and engine.process.poll() is None, engine.text()[-4000:]
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s:\n{engine.text()[-4000:]}"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow(
@@ -81,14 +67,14 @@ async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow
         async def serving() -> bool:
             status, body = await health()
             return status == 200 and body["components"]["websocket"]["status"] == "HEALTHY"
-        await until("a healthy report", serving, engine)
+        await wait_until("a healthy report", serving, engine)
 
         # 1. the feed stalls: UNHEALTHY, 503, one alert after THRESHOLD checks
         fault = await sim.control.fault(**STALL)
         stalled_at = (await health())[1]["checks"]
-        await until("websocket UNHEALTHY", lambda: websocket_is("UNHEALTHY"), engine)
+        await wait_until("websocket UNHEALTHY", lambda: websocket_is("UNHEALTHY"), engine)
         assert (await health())[0] == 503
-        await until("the alert", lambda: receiver.of("websocket"), engine)
+        await wait_until("the alert", lambda: receiver.of("websocket"), engine)
         (alert,) = receiver.of("websocket")
         assert alert["kind"] == "alert" and alert["checks"] == THRESHOLD and "🏥" in alert["text"]
         assert alert["level"] in ("DEGRADED", "UNHEALTHY", "CRITICAL")
@@ -97,9 +83,9 @@ async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow
 
         # 2. the fault clears: one recovery notice, 200 again
         await sim.control.clear_faults(fault["id"])
-        await until("the recovery notice", lambda: len(receiver.of("websocket")) == 2, engine)
+        await wait_until("the recovery notice", lambda: len(receiver.of("websocket")) == 2, engine)
         assert receiver.of("websocket")[1]["kind"] == "recovery"
-        await until("200 again", lambda: serving(), engine)
+        await wait_until("200 again", lambda: serving(), engine)
         code = await asyncio.to_thread(health_cli.run, argparse.Namespace(json=False), settings_for(env))
         out = capsys.readouterr().out
         assert code == 0 and "websocket  HEALTHY" in out and "database" in out   # slt health
@@ -110,14 +96,14 @@ async def test_a_stalled_feed_alerts_once_recovers_once_and_the_endpoints_follow
         await receiver.stop()
         tried = receiver.attempts
         fault = await sim.control.fault(**STALL)
-        await until("a second websocket alert in the log", lambda: engine.text().count("websocket UNHEALTHY for") >= 2
+        await wait_until("a second websocket alert in the log", lambda: engine.text().count("websocket UNHEALTHY for") >= 2
                     or engine.text().count(f"for {THRESHOLD} consecutive checks") >= 2, engine)
-        await until("a failed webhook attempt", lambda: "alert webhook: ClientConnectorError" in engine.text(), engine)
+        await wait_until("a failed webhook attempt", lambda: "alert webhook: ClientConnectorError" in engine.text(), engine)
         await sim.control.clear_faults(fault["id"])
         before = await candles()
-        await until("candles again while the receiver is down", lambda: _more(candles, before), engine)
+        await wait_until("candles again while the receiver is down", lambda: _more(candles, before), engine)
         await receiver.start()   # same port
-        await until("the retried alert and its recovery", lambda: len(receiver.of("websocket")) == 4, engine, 60)
+        await wait_until("the retried alert and its recovery", lambda: len(receiver.of("websocket")) == 4, engine, 60)
         assert [b["kind"] for b in receiver.of("websocket")] == ["alert", "recovery", "alert", "recovery"]
         assert receiver.attempts == tried + 2
 
