@@ -2,7 +2,7 @@
 choose the aliases. Everything else in engine.learning is pure; this module alone talks to MLflow.
 
 Each training is one run of the experiment `signal-model` (params, pooled metrics with their
-interval bounds, per-fold metrics as steps, the walk-forward table, calibration and feature
+interval bounds, per-fold metrics as `fold_*` steps, the walk-forward table, calibration and feature
 importance plots, the dataset hash and row count, the model with its signature and an input
 example). The new version gets the alias `challenger` and the tags `decision` (promote/refuse)
 and `reason`; it gets `champion` only when the gate passes. Aliases are set last, after the run
@@ -135,12 +135,13 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
     signature = infer_signature(example, training.final.model.predict_proba(example))
     tags = {"decision": decision.word, "reason": decision.reason, "threshold": repr(training.final.threshold),
             "data_end": str(training.data_end), "feature_version": training.dataset.version,
-            "features": json.dumps(training.dataset.features), "model": training.final.kind}
+            "features": json.dumps(training.dataset.features), "model": training.final.kind,
+            "base_rate": repr(training.final.base_rate)}
     with mlflow.start_run(run_name=f"train {training.dataset.version}") as run:
         mlflow.log_params({**training.params(), "code_commit": code_commit})
         mlflow.log_metrics({k: v for k, v in training.metrics().items() if np.isfinite(v)})
         for fold in training.walk.folds:
-            mlflow.log_metrics({k: float(v) for k, v in fold.row().items()
+            mlflow.log_metrics({f"fold_{k}": float(v) for k, v in fold.row().items()
                                 if isinstance(v, float) and np.isfinite(v)}, step=fold.fold.number)
         mlflow.set_tags(tags)
         with tempfile.TemporaryDirectory() as tmp:
@@ -225,3 +226,81 @@ def _png(figure: Any) -> bytes:
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def _version(client: Any, which: str) -> Any:
+    """A version by alias (champion, challenger) or number; RegistrationFailed names what is missing."""
+    try:
+        if which.isdigit():
+            return client.get_model_version(MODEL_NAME, which)
+        return client.get_model_version_by_alias(MODEL_NAME, which)
+    except Exception:  # noqa: BLE001 - MLflow raises RestException for "not found"
+        raise RegistrationFailed(f"{MODEL_NAME} has no version {which!r}") from None
+
+
+def overview(tracking_uri: str) -> dict[str, dict[str, str] | None]:
+    """Champion and challenger: version, decision, reason and their pooled figures."""
+    client = _client(tracking_uri)
+    out: dict[str, dict[str, str] | None] = {}
+    for alias in (CHAMPION, CHALLENGER):
+        try:
+            v = client.get_model_version_by_alias(MODEL_NAME, alias)
+        except Exception:  # noqa: BLE001 - no such alias yet
+            out[alias] = None
+            continue
+        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
+        figures = {k: f"{metrics[k]:.4f} [{metrics[k + '_low']:.4f}, {metrics[k + '_high']:.4f}]"
+                   for k in ("auc", "brier", "base_brier") if k in metrics and k + "_low" in metrics}
+        if "gated_net" in metrics and "ungated_net" in metrics:
+            figures["gated / ungated net"] = (f"{metrics['gated_net'] * 1e4:+.1f} / "
+                                              f"{metrics['ungated_net'] * 1e4:+.1f} bp per trade")
+        out[alias] = {"version": str(v.version), **{k: v.tags.get(k, "") for k in ("decision", "reason")},
+                      **figures}
+    return out
+
+
+def promote(tracking_uri: str, which: str) -> tuple[str | None, str]:
+    """Make a version champion by hand (recorded on it); (previous champion, new champion)."""
+    client = _client(tracking_uri)
+    version = _version(client, which)
+    previous = champion_version(client)
+    if previous is not None and previous.version != version.version:
+        client.set_model_version_tag(MODEL_NAME, version.version, "previous_champion", previous.version)
+    client.set_model_version_tag(MODEL_NAME, version.version, "promoted", "by hand (slt model promote)")
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+    return (None if previous is None else str(previous.version)), str(version.version)
+
+
+def rollback(tracking_uri: str) -> tuple[str, str]:
+    """Point champion back at the version it replaced (recorded); (from, to)."""
+    client = _client(tracking_uri)
+    current = champion_version(client)
+    if current is None:
+        raise RegistrationFailed(f"{MODEL_NAME} has no champion to roll back")
+    target = current.tags.get("previous_champion")
+    if not target:
+        raise RegistrationFailed(f"champion version {current.version} replaced no earlier champion; nothing to roll "
+                                 "back to")
+    client.set_model_version_tag(MODEL_NAME, target, "rolled_back_from", str(current.version))
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, target)
+    return str(current.version), target
+
+
+@dataclass(frozen=True)
+class Loaded:
+    model: Any
+    version: str
+    threshold: float
+    data_end: int               # the last signal time it trained on (ms)
+    features: list[str]
+
+
+def load(tracking_uri: str, which: str) -> Loaded:
+    """A version (by alias or number) with what scoring it needs."""
+    client = _client(tracking_uri)
+    version = _version(client, which)
+    import mlflow.sklearn
+
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    return Loaded(model, str(version.version), float(version.tags.get("threshold", "1")),
+                  int(version.tags.get("data_end", "0")), json.loads(version.tags.get("features", "[]")))

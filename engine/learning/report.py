@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engine.learning.gate import Decision
+from engine.learning.metrics import Interval, Trading
 from engine.learning.training import Training
 
 
@@ -50,3 +51,27 @@ def render(training: Training, decision: Decision) -> str:
         f"decision: {decision.word.upper()}: {decision.reason}",
     ]
     return "\n".join(lines)
+
+
+def render_evaluation(which: str, version: str, rows: int, figures: dict[str, Interval], gated: Trading,
+                      ungated: Trading, admitted: float) -> str:
+    """A model scored on candles it never saw; claims an edge only where the intervals support it."""
+    f = figures
+    edge_brier = f["brier_minus_base"].high < 0
+    edge_money = f["gated_minus_ungated"].low > 0
+    verdict = ("the intervals support an edge over the base rate and over the ungated signals"
+               if edge_brier and edge_money else
+               "no edge supported by the intervals: " + ", ".join(
+                   part for part, bad in (("Brier not below the base rate's", not edge_brier),
+                                          ("gated not above ungated", not edge_money)) if bad))
+    return "\n".join([
+        f"signal-model {which} (version {version}) on {rows} signals it never saw (95 % block-bootstrap intervals)",
+        f"  AUC                 {f['auc']}   (0.5 = a coin flip)",
+        f"  Brier               {f['brier']}   base rate Brier {f['base_brier']}",
+        f"  Brier - base Brier  {f['brier_minus_base']}",
+        f"  ungated signals     {ungated.trades} trades, win rate {ungated.win_rate:.1%}, {f['ungated_net'].bp()} per trade",
+        f"  gated signals       {gated.trades} trades ({admitted:.1%} admitted), win rate {gated.win_rate:.1%}, "
+        f"{f['gated_net'].bp()} per trade",
+        f"  gated - ungated     {f['gated_minus_ungated'].bp()} per trade",
+        f"verdict: {verdict}",
+    ])

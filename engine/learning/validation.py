@@ -130,3 +130,12 @@ def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int 
     pooled = Scores(*(np.concatenate([getattr(s, n) for s in parts]) for n in ("y", "p", "base", "net", "admitted")))
     return WalkForward(results, pooled, np.concatenate([f.test for f in plan]), intervals(pooled, seed, resamples),
                        trading(pooled.net[pooled.admitted]), trading(pooled.net))
+
+
+def score(dataset: Dataset, probability: np.ndarray, threshold: float, base_rate: float, *, seed: int = 0,
+          resamples: int = 400) -> tuple[Scores, dict[str, Interval], Trading, Trading]:
+    """A model's figures on rows it never saw: scores, intervals, gated and ungated trading."""
+    frame = dataset.frame
+    net = frame["net_return"].to_numpy()
+    scores = Scores(frame["label"].to_numpy(), probability, np.full(len(net), base_rate), net, probability > threshold)
+    return scores, intervals(scores, seed, resamples), trading(net[scores.admitted]), trading(net)

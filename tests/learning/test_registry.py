@@ -4,6 +4,7 @@ registered; a planted secret never reaches MLflow."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -13,13 +14,25 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from engine.cli import model as model_cli
 from engine.child import answers, free_port, spawn_logged, stop, wait_ready
 from engine.cli.up import services
 from engine.config import Settings
 from engine.learning.dataset import MarketData
 from engine.learning.gate import Decision
-from engine.learning.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryUnavailable, publish
+from engine.learning.registry import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    RegistryUnavailable,
+    overview,
+    promote,
+    publish,
+    rollback,
+)
+from engine.learning.sources import bundled
 from engine.learning.training import Training, train
+from tests.learning.conftest import MARKET
 
 pytestmark = pytest.mark.integration
 SECRET = "sk-planted-4f1d9a"
@@ -88,3 +101,40 @@ def test_mlflow_down_is_a_clear_error_and_registers_nothing(training: Training) 
     with pytest.raises(RegistryUnavailable, match=r"does not answer after 3 retries.*nothing was registered") as caught:
         publish(training, f"http://user:{SECRET}@127.0.0.1:{free_port()}")
     assert SECRET not in str(caught.value) and "http://127.0.0.1:" in str(caught.value)
+
+
+def test_promote_rollback_and_evaluate_on_unseen_candles(mlflow_uri: str, training: Training, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    client = MlflowClient(mlflow_uri)
+    before = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    previous, new = promote(mlflow_uri, "1")
+    assert (previous, new) == (before, "1")
+    assert client.get_model_version(MODEL_NAME, "1").tags["promoted"].startswith("by hand")
+    assert rollback(mlflow_uri) == ("1", before)
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version == before
+    assert overview(mlflow_uri)["champion"]["version"] == before  # type: ignore[index]
+
+    later, seen = [], []
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        full = bundled(MARKET, symbol, "1h").candles.sort("open_time")
+        start = full["open_time"].search_sorted(training.data_end + 1)
+        for folder, rows, paths in (("later", slice(start - 300, start + 3000), later),
+                                    ("seen", slice(start - 3000, start), seen)):
+            path = tmp_path / folder / f"{symbol}-perp-klines-1h.parquet"
+            path.parent.mkdir(exist_ok=True)
+            full[rows].write_parquet(path)
+            paths.append(str(path))
+    settings = Settings(data_dir=tmp_path, mlflow_port=int(mlflow_uri.rsplit(":", 1)[1]))
+    parser = argparse.ArgumentParser()
+    model_cli.add_arguments(parser)
+    assert model_cli.run(parser.parse_args(["evaluate", "--model", "challenger", "--candles", later[1]]),
+                         settings) == 2
+    assert "needs the features btc_" in capsys.readouterr().err
+    assert model_cli.run(parser.parse_args(["evaluate", "--model", "challenger", "--candles", *later]),
+                         settings) == 0
+    out = capsys.readouterr()
+    assert "signals it never saw" in out.out and "base rate Brier" in out.out and "verdict:" in out.out
+    assert "left out" in out.err  # the 300 warm-up bars' signals were in the training window
+    assert model_cli.run(parser.parse_args(["evaluate", "--model", "challenger", "--candles", *seen]),
+                         settings) == 2
+    assert "inside version" in capsys.readouterr().err
