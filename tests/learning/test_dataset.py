@@ -52,3 +52,17 @@ def test_a_leaked_future_return_is_found_and_shuffled_labels_are_not(history: li
     assert roc_auc_score(y, leaked) > 0.75
     shuffled = np.random.default_rng(2).permutation(y)
     assert abs(roc_auc_score(shuffled, frame["confidence"].to_numpy()) - 0.5) < 0.05
+
+
+def test_every_dataset_column_of_a_signal_is_the_same_on_history_cut_after_it(history: list[MarketData]) -> None:
+    full = build_dataset(history)
+    cut = build_dataset([sliced(d, 0, 4000) for d in history])
+    last_bar = min(int(d.candles.sort("open_time")["open_time"][3999]) for d in history)
+    keys = ["symbol", "open_time"]
+    a = full.frame.filter(pl.col("label_end") <= last_bar).sort(keys)
+    b = cut.frame.filter(pl.col("label_end") <= last_bar).sort(keys)
+    assert a.height > 300 and a.select(keys).equals(b.select(keys))
+    assert np.array_equal(a["net_return"].to_numpy(), b["net_return"].to_numpy())  # labels resolved before the cut
+    for name in full.features:  # context (btc_*), side and confidence included
+        assert a[name].equals(b[name], check_names=True) or \
+            np.allclose(a[name].to_numpy(), b[name].to_numpy(), equal_nan=True, rtol=0, atol=0), name
