@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from engine.cli import model as model_cli
 from engine.child import answers, free_port, spawn_logged, stop, wait_ready
+from engine.cli import model as model_cli
 from engine.cli.up import services
 from engine.config import Settings
 from engine.learning.dataset import MarketData
