@@ -97,10 +97,14 @@ def test_a_passing_gate_sets_champion_and_records_the_previous(mlflow_uri: str, 
     assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version == first.version
 
 
-def test_mlflow_down_is_a_clear_error_and_registers_nothing(training: Training) -> None:
+def test_mlflow_down_is_a_clear_error_and_registers_nothing(training: Training, caplog: pytest.LogCaptureFixture,
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level("DEBUG")
     with pytest.raises(RegistryUnavailable, match=r"does not answer after 3 retries.*nothing was registered") as caught:
         publish(training, f"http://user:{SECRET}@127.0.0.1:{free_port()}")
     assert SECRET not in str(caught.value) and "http://127.0.0.1:" in str(caught.value)
+    out, err = capfd.readouterr()
+    assert SECRET not in caplog.text + out + err  # nor in any log line MLflow or urllib3 wrote while retrying
 
 
 def test_promote_rollback_and_evaluate_on_unseen_candles(mlflow_uri: str, training: Training, tmp_path: Path,
