@@ -150,6 +150,12 @@ VARIABLES: tuple[Var, ...] = (
     Var("SLT_MLFLOW_PORT", "mlflow_port", _port, "a TCP port 1-65535"),
     Var("SLT_PREFECT_API_URL", "prefect_api_url", _url("http", "https"), "an http(s) URL"),
     Var("SLT_MLFLOW_TRACKING_URI", "mlflow_tracking_uri", _url("http", "https"), "an http(s) URL"),
+    # Orchestration (prefect.yaml, engine/orchestration.py, engine/jobs): retention of runs, events, snapshots.
+    Var("SLT_PREFECT_RUN_RETENTION_DAYS", "prefect_run_retention_days", _number(1 / 24, None), "days, at least 1/24 (1 h)"),
+    Var("SLT_PREFECT_EVENT_RETENTION_DAYS", "prefect_event_retention_days", _number(1 / 24, None),
+        "days, at least 1/24 (1 h)"),
+    Var("SLT_STORE_SNAPSHOT_RETENTION_DAYS", "store_snapshot_retention_days", _number(0, None, lo_open=True),
+        "days of DuckLake snapshots kept for time travel, greater than 0"),
     # Exchange: the local simulator by default; Binance (testnet or live) is configuration only.
     Var("SLT_EXCHANGE", "exchange", _choice("sim", "testnet", "binance"), "one of sim, testnet, binance"),
     Var("SLT_EXCHANGE_REST_URL", "exchange_rest_url", _url("http", "https"), "an http(s) URL"),
@@ -228,6 +234,9 @@ class Settings:
     mlflow_port: int = 5000
     prefect_api_url: str = ""        # default: http://<host>:<prefect_port>/api
     mlflow_tracking_uri: str = ""    # default: http://<host>:<mlflow_port>
+    prefect_run_retention_days: float = 14.0
+    prefect_event_retention_days: float = 3.0
+    store_snapshot_retention_days: float = 30.0
 
     exchange: str = "sim"
     exchange_rest_url: str = ""      # default depends on `exchange`

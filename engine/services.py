@@ -69,6 +69,12 @@ class Supervisor:
             if not service.after:
                 self._launch(service)
 
+    def launch(self, service: Service) -> None:
+        """Start one more service now (one `start` left out, e.g. until something was set up for it)."""
+        if service not in self.services:
+            self.services.append(service)
+        self._launch(service)
+
     def _launch(self, service: Service) -> None:
         self.processes[service.name] = spawn_logged(service.argv, service.log_file, env={**os.environ, **service.env})
         log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)

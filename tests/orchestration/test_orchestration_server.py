@@ -1,0 +1,109 @@
+"""Against a real Prefect server on 127.0.0.1 (temporary PREFECT_HOME): `prepare` creates the pool and
+the deployments (twice: idempotent), Late runs are cancelled at start, and a worker picks up a run the
+scheduler created and completes it with regimes rows in the store and the table artifact."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.config import Settings, load_settings
+from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, worker_service
+from engine.services import Service, Supervisor, healthy
+from engine.store import connect
+from engine.store.reader import query
+from tests.orchestration.data import market_candles, store_candles
+
+pytestmark = pytest.mark.integration
+
+
+def _port() -> int:
+    for port in range(21550, 21600):  # this work's port range
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 21550-21599")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str], Supervisor]]:
+    port = _port()
+    env = {"SLT_DATA_DIR": str(tmp_path / "data"), "SLT_PREFECT_PORT": str(port), "SLT_SYMBOLS": "BTCUSDT",
+           "SLT_MARKET_DATA_DIR": str(Path(__file__).resolve().parents[2] / "data" / "market")}
+    settings = load_settings(env, env_file=tmp_path / "no.env")
+    home = tmp_path / "prefect"
+    prefect = Service(name="prefect", argv=(sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                            "--port", str(port), "--analytics-off"),
+                      env={"PREFECT_HOME": str(home), "PREFECT_API_URL": settings.prefect_api_url, "DO_NOT_TRACK": "1",
+                           "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+                           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"},
+                      health_url=f"http://127.0.0.1:{port}/api/health", log_file=tmp_path / "prefect.log")
+    supervisor = Supervisor([prefect])
+    old = {k: os.environ.get(k) for k in (*env, "PREFECT_HOME")}
+    os.environ.update({**env, "PREFECT_HOME": str(home)})  # the worker and its flow runs read these
+    try:
+        supervisor.start()
+        assert supervisor.wait_healthy(threading.Event())
+        yield settings, env, supervisor
+    finally:
+        supervisor.stop()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _wait(what: str, check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (found := check()):
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings, dict[str, str], Supervisor],
+                                                          tmp_path: Path) -> None:
+    settings, env, supervisor = server
+    api = PrefectApi(settings.prefect_api_url)
+    first = prepare(settings)
+    assert first.pool_created and api.work_pool(POOL) is not None
+    assert not prepare(settings).pool_created          # again: no error, no duplicate
+    deployments = api.deployments()
+    assert [d["name"] for d in deployments] == ["regime-detection"]
+    assert [s["schedule"]["interval"] for s in deployments[0]["schedules"]] == [300.0]
+
+    # runs that went Late while the system was down are cancelled, on-time ones are not
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    late = [api.call("POST", f"/deployments/{deployments[0]['id']}/create_flow_run",
+                     {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": past}}})["id"] for _ in range(3)]
+    assert cancel_late(api) == 3
+    assert {api.call("GET", f"/flow_runs/{i}")["state_type"] for i in late} == {"CANCELLED"}
+
+    # the scheduler (not a hand-made run) creates the run; the worker runs it
+    store_candles(settings, market_candles("BTCUSDT", 26))
+    fast = load_settings({**env, "RISK_REGIME_CHECK_INTERVAL": "15"}, env_file=tmp_path / "no.env")
+    assert align_schedules(api, fast) == ["regime-detection"]
+    supervisor.launch(worker_service(settings, poll_seconds=1))
+    done = _wait("a completed scheduled run", lambda: api.flow_runs({
+        "deployments": {"id": {"any_": [deployments[0]["id"]]}},
+        "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}}}))
+    assert done[0]["state_type"] == "COMPLETED", done[0]["state"]
+    assert done[0]["auto_scheduled"] is True
+    with connect(settings, read_only=True) as lake:
+        assert query(lake, "SELECT count(*) AS n FROM lake.regimes")[0]["n"] > 0
+    artifacts = api.call("POST", "/artifacts/filter", {"artifacts": {"key": {"any_": ["regime-detection"]}}})
+    assert artifacts and artifacts[0]["type"] == "table" and "BTCUSDT" in artifacts[0]["data"]
+    assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
