@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("indicators", "signals", "risk", "accounts", "execution"), 1),
     "config": 1,  # the settings parse with the pure packages' own parsers (SLT_ACCOUNTS by engine.accounts)
     **dict.fromkeys(("venues", "feeds", "store", "sim", "health", "learning", "jobs", "child"), 2),
-    **dict.fromkeys(("wiring", "runtime", "__main__", "cli", "services"), 3),
+    **dict.fromkeys(("wiring", "runtime", "__main__", "cli", "services", "orchestration"), 3),
 }
 PURE = [name for name, layer in LAYERS.items() if layer == 1]
 

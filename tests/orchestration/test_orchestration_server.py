@@ -17,7 +17,7 @@ import pytest
 
 from engine.config import Settings, load_settings
 from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, worker_service
-from engine.services import Service, Supervisor, healthy
+from engine.services import Service, Supervisor
 from engine.store import connect
 from engine.store.reader import query
 from tests.orchestration.data import market_candles, store_candles
@@ -106,4 +106,3 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
         assert query(lake, "SELECT count(*) AS n FROM lake.regimes")[0]["n"] > 0
     artifacts = api.call("POST", "/artifacts/filter", {"artifacts": {"key": {"any_": ["regime-detection"]}}})
     assert artifacts and artifacts[0]["type"] == "table" and "BTCUSDT" in artifacts[0]["data"]
-    assert healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health")
