@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from engine import orchestration
 from engine.config import Settings
 from engine.core.errors import SltError
 from engine.services import Service, ServiceFailed, Supervisor, check_port_free
@@ -73,7 +74,7 @@ def trading_services(settings: Settings) -> list[Service]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # no options
+    parser.add_argument("--no-flows", action="store_true", help="start without the Prefect worker and deployments")
 
 
 def banner(settings: Settings, started: list[Service], seconds: float) -> str:
@@ -107,7 +108,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         init_store(settings)  # while the servers start
         if not supervisor.wait_healthy(stop):
             return 0
-        print(banner(settings, declared, time.monotonic() - started_at), flush=True)
+        flows = None if args.no_flows else orchestration.start_flows(settings, supervisor, stop)
+        print(banner(settings, supervisor.services, time.monotonic() - started_at), flush=True)
+        print("\n".join(f"  {'Flows':12} {line}" for line in flows or []), flush=True)
         while not stop.wait(0.5):
             if (dead := supervisor.dead()) is not None:
                 raise ServiceFailed(f"{dead.name} exited with code {supervisor.processes[dead.name].returncode}; "
