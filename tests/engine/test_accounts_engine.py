@@ -52,7 +52,7 @@ from tests.sim.harness import SimHandle
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 # 07:30 -> 12:30 UTC: 300 one-minute bars with the 08:00 funding settlement inside
-START, BARS, SPEED = "2025-05-06T07:30:00Z", 300, "1200"
+START, BARS, SPEED = "2025-05-06T07:30:00Z", 300, "600"  # 50 ms of engine lag = half a bar
 
 
 @dataclass(frozen=True)
