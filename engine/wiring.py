@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.accounts.account import DEFAULT_ACCOUNT_ID, Account, AccountGroup, AccountType, build_accounts
 from engine.config import ConfigError, Settings
@@ -40,20 +40,16 @@ from engine.execution.regimes import RegimeWatch
 from engine.execution.startup import StoredState
 from engine.execution.sync import AccountSync
 from engine.execution.trader import Trader
-from engine.feeds.backfill import CandleSource
-from engine.feeds.market import MarketFeed
-from engine.feeds.options import FeedOptions
-from engine.feeds.service import stored_resume_points
-from engine.feeds.sink import CandleSink
-from engine.feeds.user_stream import UserStream, UserStreamOptions
-from engine.indicators import IndicatorStream
 from engine.risk import KillSwitch, RiskManager
 from engine.risk.tracker import RegimeTracker, regime_interval
-from engine.runtime import Engine, Parts
 from engine.signals import Admission, BootstrapPolicy
-from engine.store.risk_reads import RiskReads
-from engine.venues.binance import BinanceVenue
-from engine.venues.retry import RetryPolicy
+
+if TYPE_CHECKING:  # the exchange, feed, store and runtime load when an engine is built, not for `slt risk`
+    from engine.feeds.backfill import CandleSource
+    from engine.feeds.market import MarketFeed
+    from engine.feeds.sink import CandleSink
+    from engine.runtime import Engine
+    from engine.venues.retry import RetryPolicy
 
 log = logging.getLogger("engine")
 
@@ -121,6 +117,9 @@ def desk_specs(settings: Settings) -> list[DeskSpec]:
 def build_desk(spec: DeskSpec, *, recorder: RecorderPort, clock: ExchangeClock, pnl: PnlCalculator,
                hooks: DeskHooks = DeskHooks(), books: dict[str, Book] | None = None) -> Desk:
     """One account's venue, order manager, portfolio, account sync and user-data stream."""
+    from engine.feeds.user_stream import UserStream, UserStreamOptions
+    from engine.venues.binance import BinanceVenue
+
     account = spec.account
     # ccxt's client-side throttle queues every call behind the previous ones' weights (a 40-weight poll
     # would delay an order by 2 s); the engine's own REST use is bounded instead, and 429/418 answers
@@ -157,6 +156,10 @@ def market_feed(settings: Settings, *, sink: CandleSink | None = None, source: C
     """The configured symbols and interval against the configured exchange. Without `source`, a
     market-data `BinanceVenue` on `exchange_rest_url` serves backfill (no key needed), started
     lazily and closed by `stop()`; `overrides` are `FeedOptions` fields."""
+    from engine.feeds.market import MarketFeed
+    from engine.feeds.options import FeedOptions
+    from engine.venues.binance import BinanceVenue
+
     fields: dict[str, Any] = {"symbols": settings.symbols, "intervals": (settings.interval,),
                               "ws_lag_seconds": settings.ws_lag_seconds, **overrides}
     options = FeedOptions(**fields)
@@ -173,6 +176,8 @@ def market_feed(settings: Settings, *, sink: CandleSink | None = None, source: C
 async def open_feed(settings: Settings, sink: CandleSink, *, resume: bool = True, **overrides: Any) -> MarketFeed:
     """A started feed for the configured symbols and interval (`overrides`: `FeedOptions` fields).
     With `resume`, streams continue after the last candle in the store (the gap is backfilled)."""
+    from engine.feeds.service import stored_resume_points
+
     intervals = tuple(overrides.pop("intervals", (settings.interval,)))
     points = None
     if resume:
@@ -193,6 +198,10 @@ class EngineRecorder(RecorderPort, Protocol):
 
 def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float) -> Engine:
     """Every account's desk, the trader over them, and the engine that runs them until told to stop."""
+    from engine.indicators import IndicatorStream
+    from engine.runtime import Engine, Parts
+    from engine.store.risk_reads import RiskReads
+
     clock = ExchangeClock()
     pnl = PnlCalculator(max_age_ms=max(10_000, 3 * INTERVAL_MS[settings.interval]))  # the market's: one for all
     trader: Trader | None = None
