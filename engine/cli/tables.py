@@ -10,9 +10,11 @@ MIN_DECIMALS decimals and never a digit of the integer part lost (60123.456 -> 6
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from engine.core.clock import iso_utc
 
 SIGNIFICANT = 5
 MIN_DECIMALS = 2
@@ -20,17 +22,6 @@ MIN_DECIMALS = 2
 # The store's epoch-millisecond columns (BIGINT in engine/store/migrations.py), for `slt sql`.
 EPOCH_MS_COLUMNS = frozenset({"event_time", "received_time", "open_time", "close_time", "window_start",
                               "window_end", "candle_open_time"})
-
-
-def iso_utc(value: int | datetime) -> str:
-    """Epoch ms or a datetime as ISO-8601 UTC: 2025-05-06T01:30:00Z (milliseconds only when not zero).
-    A naive datetime is taken as UTC (DuckDB's TIMESTAMP, e.g. `epoch_ms(event_time)`)."""
-    if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    else:
-        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond // 1000 else "seconds")
-    return text.replace("+00:00", "Z")
 
 
 def readable(value: float | Decimal) -> str:

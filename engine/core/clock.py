@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
 def wall_ms() -> int:
     """Our own wall-clock time in ms (receive and record times: a fact about us, not trading time)."""
     return time.time_ns() // 1_000_000
+
+
+def iso_utc(value: int | datetime) -> str:
+    """Epoch ms or a datetime as ISO-8601 UTC: 2025-05-06T01:30:00Z (milliseconds only when not zero).
+    A naive datetime is taken as UTC (DuckDB's TIMESTAMP, e.g. `epoch_ms(event_time)`). The one way
+    every message, table and report of the system prints a moment."""
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    else:
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond // 1000 else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 class Clock(Protocol):

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
 
+from engine.core.clock import iso_utc
 from engine.core.errors import DataError
 
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -41,7 +41,7 @@ class CandleError(DataError):
         if index is not None:
             where.append(f"bar {index}")
         if open_time is not None:
-            when = datetime.fromtimestamp(open_time / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") \
+            when = iso_utc(open_time) \
                 if -62135596800000 < open_time < 253402300800000 else "?"
             where.append(f"open_time {open_time} ({when})")
         prefix = (", ".join(where) + ": ") if where else ""

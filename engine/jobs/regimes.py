@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import msgspec
 
+from engine.core.clock import iso_utc
 from engine.core.intervals import HOUR_MS
 from engine.core.types import Candle
 from engine.risk.regime import InsufficientHistory, RegimeReading, detect_regime, regime_checks
@@ -109,7 +109,7 @@ def write(lake: Lake, run: RegimeRun) -> WriteResult:
 
 
 def iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return None if ms is None else iso_utc(ms)
 
 
 def regime_since(history: Sequence[RegimeReading]) -> int | None:

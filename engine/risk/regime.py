@@ -29,13 +29,13 @@ import bisect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
 import msgspec
 import numpy as np
 import polars as pl
 
+from engine.core.clock import iso_utc
 from engine.core.errors import DataError
 from engine.core.intervals import HOUR_MS, INTERVAL_MS
 from engine.core.types import Candle
@@ -221,10 +221,10 @@ def _evaluate(series: _Series, ats: np.ndarray, th: RegimeThresholds) -> list[Re
 
 def _missing(series: _Series, at: int, points: np.ndarray, present: np.ndarray) -> str:
     hole = int(points[int(np.argmin(present))])
-    have = (f"candles close from {_iso(int(series.end[0]))} to {_iso(int(series.end[-1]))}"
+    have = (f"candles close from {iso_utc(int(series.end[0]))} to {iso_utc(int(series.end[-1]))}"
             if len(series.end) else "no candles")
-    return (f"{series.symbol} {series.interval}: not enough history for the 24 h regime at {_iso(at)}: "
-            f"no candle closed in the hour ending {_iso(hole)} ({have})")
+    return (f"{series.symbol} {series.interval}: not enough history for the 24 h regime at {iso_utc(at)}: "
+            f"no candle closed in the hour ending {iso_utc(hole)} ({have})")
 
 
 def _series(candles: Sequence[Candle] | pl.DataFrame, symbol: str | None, interval: str | None) -> _Series:
@@ -275,14 +275,11 @@ def _checked(symbol: str, interval: str, opens: np.ndarray, closes: np.ndarray, 
     bad = ~(np.isfinite(closes) & (closes > 0))
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{symbol} {interval} candle at {_iso(int(opens[i]))} has close {float(closes[i])!r}: "
+        raise DataError(f"{symbol} {interval} candle at {iso_utc(int(opens[i]))} has close {float(closes[i])!r}: "
                         "closes must be finite and positive")
     if len(opens) > 1 and not (np.diff(opens) > 0).all():
         i = int(np.argmin(np.diff(opens) > 0)) + 1
         raise DataError(f"{symbol} {interval} candles must be in strictly increasing open_time order; "
-                        f"candle {i} at {_iso(int(opens[i]))} is not after the one before it")
+                        f"candle {i} at {iso_utc(int(opens[i]))} is not after the one before it")
     return _Series(symbol, interval, opens + step, closes)
 
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from engine.core.clock import iso_utc
 from engine.core.intervals import INTERVAL_MS, align
 from engine.sim.path import extremes_order, path_points
 
@@ -227,12 +228,9 @@ def _base_bars(symbol: str, native: dict[str, Bars], base_interval: str, start_m
             # cut only what a replay can need: two days of history before the start, and onwards
             keep = run.take(run.open_time >= int(align(start_ms, interval)) - 2 * INTERVAL_MS["1d"])
             return split(keep, base_interval, decimals), interval
-    ranges = ", ".join(f"{i}: {_iso(int(b.open_time[0]))}..{_iso(int(b.open_time[-1]))}" for i, b in native.items())
-    raise ValueError(f"no {symbol} data covers {_iso(start_ms)} at {base_interval} or coarser (available {ranges})")
+    ranges = ", ".join(f"{i}: {iso_utc(int(b.open_time[0]))}..{iso_utc(int(b.open_time[-1]))}" for i, b in native.items())
+    raise ValueError(f"no {symbol} data covers {iso_utc(start_ms)} at {base_interval} or coarser (available {ranges})")
 
-
-def _iso(ms: int) -> str:
-    return np.datetime_as_string(np.datetime64(ms, "ms"), unit="m") + "Z"
 
 
 __all__ = [

@@ -130,7 +130,7 @@ def test_too_little_history_is_an_error_naming_the_missing_hour() -> None:
         detect_regime(candles([100.0] * 24))          # 24 closes = 23 returns: one hour short
     gap = candles([100.0] * 30)
     del gap[10]
-    with pytest.raises(InsufficientHistory, match="no candle closed in the hour ending 2023-11-15 09:00 UTC"):
+    with pytest.raises(InsufficientHistory, match="no candle closed in the hour ending 2023-11-15T09:00:00Z"):
         detect_regime(gap)
     with pytest.raises(InsufficientHistory):          # the feed went silent for over an hour
         detect_regime(candles([100.0] * 30), at=T0 + 32 * HOUR)
