@@ -300,6 +300,25 @@ class SignalRecord(msgspec.Struct, frozen=True):
     candle_open_time: int = 0
     event_time: int = 0
     received_time: int = 0
+    model_version: str | None = None   # the registered model version that scored it (None: no model)
+    features: str | None = None        # JSON object feature name -> value (null where not finite)
+
+    @property
+    def record_id(self) -> str:
+        return self.signal_id
+
+
+class SignalOutcome(msgspec.Struct, frozen=True):
+    """What a signal would have earned with the engine's exits on the bars after it (the dataset's
+    label, computed live): the prediction ledger's outcome for a signal no trade resolved."""
+
+    signal_id: str
+    symbol: str
+    net_return: float        # fraction of the entry notional, after fees and funding
+    label: int               # 1 when net_return > 0
+    exit_time: int           # close of the bar the simulated trade leaves on (ms)
+    event_time: int = 0
+    received_time: int = 0
 
     @property
     def record_id(self) -> str:
@@ -307,4 +326,4 @@ class SignalRecord(msgspec.Struct, frozen=True):
 
 
 Record = (Candle | Order | Fill | TradeEntry | TradeExit | Position | EquitySnapshot | HealthEvent | FundingPayment
-          | SignalRecord)
+          | SignalRecord | SignalOutcome)

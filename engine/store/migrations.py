@@ -136,10 +136,46 @@ CREATE TABLE signals (
     reason VARCHAR NOT NULL, candle_open_time BIGINT NOT NULL, {TIMES});
 """
 
+LINEAGE_AND_LEDGER = f"""
+ALTER TABLE signals ADD COLUMN model_version VARCHAR;
+ALTER TABLE signals ADD COLUMN features VARCHAR;
+
+CREATE TABLE signal_outcomes (
+    record_id VARCHAR NOT NULL, signal_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL, net_return DOUBLE NOT NULL,
+    label BIGINT NOT NULL, exit_time BIGINT NOT NULL, {TIMES});
+
+-- Each signal's predicted win probability next to its outcome once known: the closed trades it opened
+-- (net PnL over the entry notional, summed over accounts; source 'trade'), or, for a signal no trade
+-- took, its label on the following bars with the engine's exits (signal_outcomes; source 'label').
+CREATE VIEW prediction_ledger AS
+WITH traded AS (
+    SELECT e.signal_id, count(x.trade_id) = count(*) AS closed,
+           sum(CAST(x.realized_pnl - x.fees + x.funding AS DOUBLE))
+               / sum(CAST(e.price AS DOUBLE) * CAST(e.quantity AS DOUBLE)) AS net_return,
+           max(x.event_time) AS exit_time
+    FROM trade_entries e LEFT JOIN trade_exits x ON x.trade_id = e.trade_id AND x.account = e.account
+    GROUP BY e.signal_id),
+joined AS (
+    SELECT s.signal_id, s.symbol, s.interval, s.policy, s.model_version, s.win_probability, s.candle_open_time,
+           t.signal_id IS NOT NULL AS traded, t.closed, t.net_return AS trade_return, t.exit_time AS trade_exit,
+           o.net_return AS label_return, o.exit_time AS label_exit
+    FROM signals s LEFT JOIN traded t ON t.signal_id = s.signal_id
+                   LEFT JOIN signal_outcomes o ON o.signal_id = s.signal_id)
+SELECT signal_id, symbol, interval, policy, model_version, win_probability, candle_open_time,
+       CASE WHEN traded THEN closed ELSE label_return IS NOT NULL END AS resolved,
+       CASE WHEN traded THEN (CASE WHEN closed THEN trade_return END) ELSE label_return END AS outcome_net_return,
+       CAST(CASE WHEN traded THEN (CASE WHEN closed THEN trade_return END) ELSE label_return END > 0
+            AS INTEGER) AS label,
+       CASE WHEN traded THEN (CASE WHEN closed THEN trade_exit END) ELSE label_exit END AS resolved_time,
+       CASE WHEN traded THEN 'trade' ELSE 'label' END AS source
+FROM joined;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
     Migration(2, "market regimes with their inputs", REGIMES),
     Migration(3, "funding payments and signals", FUNDING_AND_SIGNALS),
+    Migration(5, "signal lineage (model version, features) and the prediction ledger", LINEAGE_AND_LEDGER),
 )
 
 _BOOTSTRAP = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, " \

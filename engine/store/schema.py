@@ -35,6 +35,7 @@ from engine.core.types import (
     Order,
     Position,
     Record,
+    SignalOutcome,
     SignalRecord,
     TradeEntry,
     TradeExit,
@@ -103,6 +104,7 @@ TABLES: tuple[TableSpec, ...] = (
     _spec("regime", "regimes", RegimeReading),
     _spec("funding", "funding_payments", FundingPayment),
     _spec("signal", "signals", SignalRecord, ("price", "atr")),
+    _spec("outcome", "signal_outcomes", SignalOutcome),
 )
 BY_TYPE: dict[type, TableSpec] = {s.record_type: s for s in TABLES}
 BY_TAG: dict[str, TableSpec] = {s.tag: s for s in TABLES}

@@ -20,6 +20,7 @@ from engine.core.types import (
     OrderType,
     Position,
     Side,
+    SignalOutcome,
     SignalRecord,
     TradeEntry,
     TradeExit,
@@ -74,5 +75,8 @@ def one_of_each(n: int = 0) -> list:
         FundingPayment("main", "BTCUSDT", str(900 + n), Decimal("-0.01783179"), event_time=T0 + n,
                        received_time=T0 + n + 1),
         SignalRecord(f"bootstrap:BTCUSDT:1m:{T0 + n}", "bootstrap", "BTCUSDT", "1m", Side.BUY, 0.55, 0.52, 59439.3,
-                     42.5, True, "bootstrap", "admitted", T0 + n, event_time=T0 + n, received_time=T0 + n + 1),
+                     42.5, True, "bootstrap", "admitted", T0 + n, event_time=T0 + n, received_time=T0 + n + 1,
+                     model_version="3", features='{"rsi": 55.5, "basis": null}'),
+        SignalOutcome(f"bootstrap:BTCUSDT:1m:{T0 + n}", "BTCUSDT", -0.0042, 0, T0 + n + 600_000,
+                      event_time=T0 + n + 600_000, received_time=T0 + n + 600_001),
     ]
