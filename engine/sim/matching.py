@@ -96,6 +96,13 @@ class Exchange:
 
     # ---- orders ----------------------------------------------------------------------------
     def place_order(self, key: str, params: Mapping[str, str], now: int) -> tuple[SimOrder, list[Event]]:
+        req, marketable = self.check_order(key, params)
+        order = self._new_order(self.accounts[key], req, now)
+        return order, self._execute(self.accounts[key], order, marketable, now)
+
+    def check_order(self, key: str, params: Mapping[str, str]) -> tuple[OrderRequest, bool]:
+        """Every check `place_order` makes, in its order, changing nothing: the request and whether
+        it would take liquidity at once. `POST /fapi/v1/order/test` is this call alone."""
         account = self.accounts[key]
         req = parse_order(params, self.specs, self.mark_of, account.used_client_ids.__contains__)
         quote = self.quotes[req.symbol]
@@ -110,8 +117,7 @@ class Exchange:
             self._check_margin(account, req.symbol, req.side, req.quantity, reference)
         if req.type == "LIMIT" and req.time_in_force == "GTX" and marketable:
             raise BinanceError(-5022)
-        order = self._new_order(account, req, now)
-        return order, self._execute(account, order, marketable, now)
+        return req, marketable
 
     def cancel_order(self, key: str, symbol: str, order_id: int | None, client_id: str | None,
                      now: int) -> tuple[SimOrder, list[Event]]:

@@ -1,5 +1,5 @@
 """Signed REST endpoints (spec §4.7-4.16): account, balance, positions, leverage, margin type,
-orders, conditional (algo) orders, trades, and listen keys (API key only)."""
+orders (and the test order, checked but never placed), conditional (algo) orders, trades, and listen keys (API key only)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,14 @@ def routes(venue: Venue) -> list[web.RouteDef]:
             return ok(payloads.order_json(order, spec))
         first = events[0].order  # type: ignore[union-attr]  # the NEW event's snapshot
         return ok(payloads.order_json(first, spec))
+
+    async def test_order(request: web.Request) -> web.Response:
+        """`POST /fapi/v1/order/test`: signed and checked exactly like `POST /fapi/v1/order` (the same
+        errors in the same order), answered `{}`; no order, no balance change, no user-data event, and
+        nothing counted against the order-rate limits (no order was placed)."""
+        key, params = await authenticate(venue, request)
+        ex.check_order(key, params)
+        return ok({})
 
     async def get_order(request: web.Request) -> web.Response:
         key, params = await authenticate(venue, request)
@@ -239,7 +247,8 @@ def routes(venue: Venue) -> list[web.RouteDef]:
         web.get("/fapi/v3/positionRisk", position_risk), web.get("/fapi/v2/positionRisk", position_risk),
         web.post("/fapi/v1/leverage", leverage), web.get("/fapi/v1/leverageBracket", leverage_bracket),
         web.post("/fapi/v1/marginType", margin_type), web.get("/fapi/v1/positionSide/dual", position_mode),
-        web.post("/fapi/v1/order", new_order), web.get("/fapi/v1/order", get_order),
+        web.post("/fapi/v1/order", new_order), web.post("/fapi/v1/order/test", test_order),
+        web.get("/fapi/v1/order", get_order),
         web.delete("/fapi/v1/order", cancel_order), web.delete("/fapi/v1/allOpenOrders", cancel_all),
         web.get("/fapi/v1/openOrders", open_orders), web.get("/fapi/v1/allOrders", all_orders),
         web.get("/fapi/v1/openOrder", open_order), web.get("/fapi/v1/income", income),

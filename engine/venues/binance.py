@@ -196,6 +196,26 @@ class BinanceVenue:
         except MalformedResponse as exc:  # the exchange answered, unreadably: the order may well exist
             raise OrderStateUnknown(f"{exc}; the order may exist: ask by client id") from None
 
+    async def test_order(self, order: Order) -> None:
+        """Send `order` to `POST /fapi/v1/order/test`: signed and checked like a real order (the same
+        errors raise), never placed. ccxt's `create_order(..., {'test': True})` would place a real one
+        on a linear market (it honours `test` only for spot), so the request goes to the implicit
+        `fapiPrivatePostOrderTest` method directly. Plain MARKET and LIMIT orders only: conditional
+        orders go to the algo endpoint, which has no test twin."""
+        if order.type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise ValueError(f"a test order is MARKET or LIMIT, not {order.type}")
+        params: dict[str, Any] = {"clientOrderId": order.client_order_id, "isAlgoOrder": False}
+        if order.reduce_only:
+            params["reduceOnly"] = True
+        if order.time_in_force is not None and order.type is OrderType.LIMIT:
+            params["timeInForce"] = order.time_in_force.value
+        kind = "limit" if order.type is OrderType.LIMIT else "market"
+        price = str(order.price) if order.price is not None else None
+        symbol = self._ccxt_symbol(order.symbol)
+        await self._call(f"test_order {order.symbol} {order.client_order_id}",  # built inside: decimal context
+                         lambda: self._ex.fapiPrivatePostOrderTest(self._ex.create_order_request(
+                             symbol, kind, order.side.value.lower(), str(order.quantity), price, params)))
+
     async def fetch_order(self, symbol: str, client_order_id: str, *, conditional: bool = False) -> Order:
         params: dict[str, Any] = {"clientOrderId": client_order_id}
         if conditional:
