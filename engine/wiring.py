@@ -29,12 +29,12 @@ from engine.core.secret import Secret
 from engine.core.types import Order, SignalRecord, TradeExit
 from engine.execution.batch import BatchCommands
 from engine.execution.book import Book
-from engine.execution.desk import Desk
+from engine.execution.desk import Desk, StreamPort
 from engine.execution.killswitch import KillSwitchKeeper
 from engine.execution.manager import Enter, Gate, OrderManager
 from engine.execution.pnl import PnlCalculator
 from engine.execution.portfolio import Portfolio
-from engine.execution.ports import RecorderPort
+from engine.execution.ports import RecorderPort, VenuePort
 from engine.execution.protection import EntrySizing, ProtectionRule
 from engine.execution.regimes import RegimeWatch
 from engine.execution.startup import StoredState
@@ -42,7 +42,7 @@ from engine.execution.sync import AccountSync
 from engine.execution.trader import Trader
 from engine.risk import KillSwitch, RiskManager
 from engine.risk.tracker import RegimeTracker, regime_interval
-from engine.signals import Admission, BootstrapPolicy
+from engine.signals import Admission, BootstrapPolicy, SignalPolicy
 
 if TYPE_CHECKING:  # the exchange, feed, store and runtime load when an engine is built, not for `slt risk`
     from engine.feeds.backfill import CandleSource
@@ -115,18 +115,19 @@ def desk_specs(settings: Settings) -> list[DeskSpec]:
 
 
 def build_desk(spec: DeskSpec, *, recorder: RecorderPort, clock: ExchangeClock, pnl: PnlCalculator,
-               hooks: DeskHooks = DeskHooks(), books: dict[str, Book] | None = None) -> Desk:
-    """One account's venue, order manager, portfolio, account sync and user-data stream."""
-    from engine.feeds.user_stream import UserStream, UserStreamOptions
-    from engine.venues.binance import BinanceVenue
-
+               hooks: DeskHooks = DeskHooks(), books: dict[str, Book] | None = None, venue: VenuePort | None = None,
+               stream: Callable[[AccountSync], StreamPort] | None = None) -> Desk:
+    """One account's venue, order manager, portfolio, account sync and user-data stream. `venue` and
+    `stream` replace the ccxt venue and the websocket user stream (the backtest's in-process ones)."""
     account = spec.account
-    # ccxt's client-side throttle queues every call behind the previous ones' weights (a 40-weight poll
-    # would delay an order by 2 s); the engine's own REST use is bounded instead, and 429/418 answers
-    # are honoured through Retry-After (engine.venues.retry)
-    venue = BinanceVenue(account=account.id, rest_url=spec.rest_url, ws_url=spec.ws_url, api_key=account.api_key,
-                         api_secret=account.api_secret, timeout_ms=spec.timeout_ms, rate_limit=False,
-                         policy=spec.retry)
+    if venue is None:
+        from engine.venues.binance import BinanceVenue
+        # ccxt's client-side throttle queues every call behind the previous ones' weights (a 40-weight poll
+        # would delay an order by 2 s); the engine's own REST use is bounded instead, and 429/418 answers
+        # are honoured through Retry-After (engine.venues.retry)
+        venue = BinanceVenue(account=account.id, rest_url=spec.rest_url, ws_url=spec.ws_url,
+                             api_key=account.api_key, api_secret=account.api_secret, timeout_ms=spec.timeout_ms,
+                             rate_limit=False, policy=spec.retry)
     sync: AccountSync | None = None
 
     def verify(symbol: str) -> None:  # the sync is built below, on this manager
@@ -138,9 +139,14 @@ def build_desk(spec: DeskSpec, *, recorder: RecorderPort, clock: ExchangeClock, 
                            resolve_delay=spec.resolve_delay, retry_delay=spec.retry_delay)
     portfolio = Portfolio(account.id, pnl, snapshot_every_ms=spec.snapshot_every_ms)
     sync = AccountSync(manager, venue, portfolio, clock)
-    stream = UserStream(venue, spec.ws_url, account=account.id, handle=sync.on_user_event, poll=sync.poll,
-                        options=UserStreamOptions(keepalive_s=spec.keepalive_s, poll_interval_s=spec.user_poll_s))
-    return Desk(account.id, manager, portfolio, sync, stream, account.weight, account.group)
+    if stream is not None:
+        user_stream = stream(sync)
+    else:
+        from engine.feeds.user_stream import UserStream, UserStreamOptions
+        user_stream = UserStream(venue, spec.ws_url, account=account.id, handle=sync.on_user_event, poll=sync.poll,
+                                 options=UserStreamOptions(keepalive_s=spec.keepalive_s,
+                                                           poll_interval_s=spec.user_poll_s))
+    return Desk(account.id, manager, portfolio, sync, user_stream, account.weight, account.group)
 
 
 # ---- the shared parts -----------------------------------------------------------------------------
@@ -190,6 +196,52 @@ async def open_feed(settings: Settings, sink: CandleSink, *, resume: bool = True
     return feed
 
 
+def market_pnl(settings: Settings) -> PnlCalculator:
+    """The market's prices (one for all accounts): a quote is fresh for three bars, at least 10 s."""
+    return PnlCalculator(max_age_ms=max(10_000, 3 * INTERVAL_MS[settings.interval]))
+
+
+def trader_hooks(trader: Callable[[], Trader | None]) -> DeskHooks:
+    """The desks' hooks into the trader, which is built on the desks: they reach it once it exists."""
+    def enter(book: Book, signal: SignalRecord) -> Order | None:
+        t = trader()
+        return t.enter(book, signal) if t is not None else None
+
+    def gate(book: Book, order: Order) -> Order | str:
+        t = trader()
+        return t.gate(book, order) if t is not None else order
+
+    def on_closed(exit_: TradeExit) -> None:
+        t = trader()
+        if t is not None:
+            t.on_closed(exit_)
+    return DeskHooks(enter=enter, gate=gate, on_closed=on_closed)
+
+
+def build_trader(settings: Settings, desks: list[Desk], clock: ExchangeClock, *,
+                 policy: SignalPolicy | None = None, model_available: bool = False) -> Trader:
+    """The decision side over the desks: indicator streams, policy and admission, risk with regimes
+    and the kill switch, sizing. The live engine and the backtest build it here, so they decide alike."""
+    from engine.indicators import IndicatorStream
+
+    record = desks[0].manager.record  # one recorder for all accounts
+    risk = risk_manager(settings, {}, clock)
+    check_ms = int(settings.risk_regime_check_interval * 1000)
+    regimes = RegimeWatch(RegimeTracker(regime_interval(settings.interval), check_ms), risk, record, wall_ms=wall_ms)
+    keeper = KillSwitchKeeper(risk, record, [d.account for d in desks], wall_ms=wall_ms)
+    return Trader(desks=desks, streams={s: IndicatorStream(s, settings.interval) for s in settings.symbols},
+                  policy=policy or BootstrapPolicy(), admission=Admission(settings.bootstrap_trade_limit,
+                                                                          settings.bootstrap_min_confidence,
+                                                                          settings.bootstrap_min_win_probability),
+                  risk=risk, sizing=EntrySizing(Decimal(repr(settings.entry_equity_fraction)), settings.leverage),
+                  clock=clock, distribution=settings.account_distribution, regimes=regimes, kill_switch=keeper,
+                  model_available=model_available)
+
+
+def protection_rule(settings: Settings) -> ProtectionRule:
+    return ProtectionRule(Decimal(repr(settings.stop_loss_atr)), Decimal(repr(settings.take_profit_atr)))
+
+
 class EngineRecorder(RecorderPort, Protocol):
     """The recorder as the engine uses it: a `TradeRecorder`, or the health monitor's tap in front of one."""
 
@@ -198,38 +250,16 @@ class EngineRecorder(RecorderPort, Protocol):
 
 def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float) -> Engine:
     """Every account's desk, the trader over them, and the engine that runs them until told to stop."""
-    from engine.indicators import IndicatorStream
     from engine.runtime import Engine, Parts
     from engine.store.risk_reads import RiskReads
 
     clock = ExchangeClock()
-    pnl = PnlCalculator(max_age_ms=max(10_000, 3 * INTERVAL_MS[settings.interval]))  # the market's: one for all
+    pnl = market_pnl(settings)
     trader: Trader | None = None
 
-    # the trader is built on the desks; their managers reach it through these once it exists
-    def enter(book: Book, signal: SignalRecord) -> Order | None:
-        return trader.enter(book, signal) if trader is not None else None
-
-    def gate(book: Book, order: Order) -> Order | str:
-        return trader.gate(book, order) if trader is not None else order
-
-    def on_closed(exit_: TradeExit) -> None:
-        if trader is not None:
-            trader.on_closed(exit_)
-
-    hooks = DeskHooks(enter=enter, gate=gate, on_closed=on_closed)
+    hooks = trader_hooks(lambda: trader)
     desks = [build_desk(spec, recorder=recorder, clock=clock, pnl=pnl, hooks=hooks) for spec in desk_specs(settings)]
-    record = desks[0].manager.record  # one recorder for all accounts
-    risk = risk_manager(settings, {}, clock)
-    check_ms = int(settings.risk_regime_check_interval * 1000)
-    regimes = RegimeWatch(RegimeTracker(regime_interval(settings.interval), check_ms), risk, record, wall_ms=wall_ms)
-    keeper = KillSwitchKeeper(risk, record, [d.account for d in desks], wall_ms=wall_ms)
-    trader = Trader(desks=desks, streams={s: IndicatorStream(s, settings.interval) for s in settings.symbols},
-                    policy=BootstrapPolicy(), admission=Admission(settings.bootstrap_trade_limit,
-                                                                  settings.bootstrap_min_confidence,
-                                                                  settings.bootstrap_min_win_probability),
-                    risk=risk, sizing=EntrySizing(Decimal(repr(settings.entry_equity_fraction)), settings.leverage),
-                    clock=clock, distribution=settings.account_distribution, regimes=regimes, kill_switch=keeper)
+    trader = build_trader(settings, desks, clock)
 
     async def load_state(ids: list[str]) -> tuple[dict[str, StoredState], dict[str, int]]:
         from engine.store import connect, reader
@@ -246,9 +276,9 @@ def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float
         # the feed keeps its own (wall) clock: it stamps receive times and paces its watchdog
         return market_feed(settings, sink=recorder, resume=resume, symbols=symbols)
 
-    rule = ProtectionRule(Decimal(repr(settings.stop_loss_atr)), Decimal(repr(settings.take_profit_atr)))
+    rule = protection_rule(settings)
     return Engine(Parts(desks=desks, trader=trader, clock=clock, interval=settings.interval,
                         warmup_bars=settings.warmup_bars, load_state=load_state, make_feed=make_feed,
                         symbols=settings.symbols, rule=rule, leverage=settings.leverage,
-                        risk_store=RiskReads(settings), batch=BatchCommands(desks, record, wall_ms=wall_ms),
+                        risk_store=RiskReads(settings), batch=BatchCommands(desks, desks[0].manager.record, wall_ms=wall_ms),
                         started=started))

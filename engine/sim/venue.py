@@ -20,6 +20,7 @@ from engine.logs import register_secret
 from engine.sim import persist, views
 from engine.sim.events import Event
 from engine.sim.faults import WS_KINDS, Fault, FaultError, Faults
+from engine.sim.instruments import SymbolSpec
 from engine.sim.market import Market
 from engine.sim.matching import Exchange
 from engine.sim.numbers import num
@@ -29,15 +30,19 @@ from engine.sim.ratelimit import RateLimiter
 from engine.sim.replay import Replay
 from engine.sim.sources import load_tapes
 from engine.sim.streams import Connection, Hub
+from engine.sim.tape import Tape
 from engine.sim.userstream import ListenKeys, UserEvents
 
 log = logging.getLogger("engine.sim")
 
 
 class Venue:
-    def __init__(self, options: SimOptions | None = None) -> None:
+    def __init__(self, options: SimOptions | None = None,
+                 tapes: tuple[dict[str, Tape], dict[str, SymbolSpec], int, int] | None = None) -> None:
+        """`tapes`: (tapes, specs, start_ms, end_ms) loaded elsewhere (a backtest's validated files)
+        instead of the options' source."""
         self.options = options = options or SimOptions()
-        tapes, specs, start, end = load_tapes(options)
+        tapes, specs, start, end = tapes if tapes is not None else load_tapes(options)
         self.exchange = Exchange(specs, FeeSchedule(options.maker_fee, options.taker_fee),
                                  SlippageModel(options.slippage))
         restored = persist.load(options.state_file, options.symbols, options.interval) if options.state_file else None
