@@ -206,6 +206,13 @@ VARIABLES: tuple[Var, ...] = (
     # Neighbours (engine/core/priority.py): how many threads a training fit may use.
     Var("SLT_TRAIN_THREADS", "train_threads", parse_train_threads,
         "an integer >= 1 (threads a training fit may use; unset = one core fewer than the machine has)"),
+    # Online learning (engine/signals/model.py, engine/learning/serving.py, engine/jobs/drift.py).
+    Var("SLT_MODEL_POLL_SECONDS", "model_poll_seconds", _number(0, None, lo_open=True),
+        "seconds between reads of the champion alias, greater than 0"),
+    Var("SLT_MODEL_MAX_FAILURES", "model_max_failures", _number(1, None, integer=True),
+        "an integer >= 1 (failed scorings in a row before the engine falls back)"),
+    Var("SLT_DRIFT_MIN_SAMPLES", "drift_min_samples", _number(1, None, integer=True),
+        "an integer >= 1 (resolved predictions the drift check needs before it judges)"),
 )
 _BY_ENV = {v.env: v for v in VARIABLES}
 
@@ -272,6 +279,9 @@ class Settings:
     health_thread_count: int = 500
     health_api_latency_ms: float = 5000.0
     train_threads: int = 0           # default: one core fewer than the machine has, at least 1
+    model_poll_seconds: float = 60.0
+    model_max_failures: int = 3
+    drift_min_samples: int = 200
 
     def __post_init__(self) -> None:
         # Derived defaults: paths follow the data directory, URLs follow host and ports.

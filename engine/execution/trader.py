@@ -49,6 +49,7 @@ from engine.execution.regimes import RegimeWatch
 from engine.indicators import CandleError, IndicatorStream
 from engine.risk import AccountState, OrderRequest, RiskManager
 from engine.signals import Admission, SignalPolicy, safe_evaluate
+from engine.signals.features import FeatureBook
 
 log = logging.getLogger("engine.trader")
 KEEP_ALLOTMENTS = 256
@@ -59,9 +60,10 @@ class Trader:
                  risk: RiskManager, sizing: EntrySizing, clock: ExchangeClock, desks: list[Desk],
                  distribution: Strategy | str = Strategy.WEIGHTED, regimes: RegimeWatch | None = None,
                  kill_switch: KillSwitchKeeper | None = None, closed_trades: int = 0,
-                 model_available: bool = False) -> None:
+                 model_available: bool = False, features: FeatureBook | None = None) -> None:
         """`desks`: one per account, sharing one PnlCalculator, their managers' hooks calling this trader
-        (`engine.wiring` builds them so)."""
+        (`engine.wiring` builds them so). `features`: the model's live feature rows (the policy reads
+        them), advanced here on every closed candle and mark price."""
         if not desks:
             raise ValueError("Trader needs at least one desk")
         self.desks = list(desks)
@@ -76,12 +78,23 @@ class Trader:
         self.regimes = regimes
         self.kill_switch = kill_switch
         self.closed_trades = closed_trades
-        self.model_available = model_available
+        self._model_available = model_available
+        self.features = features
         self.candles = 0
         self.signals = 0
         self.admitted = 0
         self.policy_errors = 0
         self._allotments: OrderedDict[str, Allotment] = OrderedDict()
+
+    @property
+    def model_available(self) -> bool:
+        """A model is served (the policy's slot holds one), or the caller said so."""
+        slot = getattr(self.policy, "slot", None)
+        return self._model_available or (slot is not None and slot.current is not None)
+
+    @model_available.setter
+    def model_available(self, value: bool) -> None:
+        self._model_available = value
 
     @property
     def manager(self) -> OrderManager:
@@ -107,6 +120,9 @@ class Trader:
         elif isinstance(event, MarkPrice):
             self.clock.observe(event.event_time)
             self.pnl.update(event.symbol, PriceSource.MARK, event.mark_price, event.event_time)
+            if self.features is not None:
+                self.features.on_mark(event.symbol, float(event.mark_price), float(event.funding_rate),
+                                      event.next_funding_time, event.event_time)
             if event.next_funding_time:
                 for desk in self.desks:
                     desk.manager.funding.announce(event.symbol, event.next_funding_time, event.event_time)
@@ -128,6 +144,8 @@ class Trader:
             log.warning("candle %s %s %d skipped: %s", candle.symbol, candle.interval, candle.open_time, exc)
             return None
         self.candles += 1
+        if self.features is not None:
+            self.features.update(candle, indicators)
         if math.isfinite(indicators.atr) and indicators.atr > 0:
             for desk in self.desks:
                 book = desk.manager.books.get(candle.symbol)
@@ -145,7 +163,7 @@ class Trader:
             record = SignalRecord(signal.signal_id, signal.policy, signal.symbol, signal.interval, signal.side,
                                   signal.confidence, signal.win_probability, signal.price, signal.atr,
                                   decision.admitted, decision.phase, decision.reason, signal.candle_open_time,
-                                  signal.event_time, wall_ms())
+                                  signal.event_time, wall_ms(), signal.model_version, signal.features)
             self.manager.record(record)
             if decision.admitted:
                 self.admitted += 1

@@ -2,7 +2,8 @@
 
 Bootstrap phase (fewer than `BOOTSTRAP_TRADE_LIMIT` closed trades): a signal is admitted when its
 confidence ≥ `BOOTSTRAP_MIN_CONFIDENCE` and its win probability ≥ `BOOTSTRAP_MIN_WIN_PROBABILITY`.
-After that, the learned model's policy takes over with its own threshold; until a champion model
+After that, the learned model's policy takes over with its own threshold (a signal the served model
+scored carries it, `engine.signals.model`: admitted when its win probability is above it); until a champion model
 is registered the bootstrap policy keeps trading under the same thresholds and the decision says so
 (the health monitor shows it), rather than silently stopping.
 """
@@ -31,6 +32,10 @@ class Admission:
         return "model" if closed_trades >= self.trade_limit and model_available else "bootstrap"
 
     def decide(self, signal: Signal, closed_trades: int, *, model_available: bool = False) -> AdmissionDecision:
+        if signal.threshold is not None:   # scored by the served model: its calibrated probability decides
+            p, t = signal.win_probability, signal.threshold
+            return AdmissionDecision(p > t, "model", f"model v{signal.model_version}: win probability {p:.3f} "
+                                                     f"{'>' if p > t else '<='} threshold {t:.3f}")
         phase = self.phase(closed_trades, model_available)
         if phase == "bootstrap" and closed_trades >= self.trade_limit:
             note = f"; {closed_trades} trades closed but no champion model is registered"

@@ -36,6 +36,9 @@ class Signal(msgspec.Struct, frozen=True):
     candle_open_time: int
     event_time: int            # exchange time the candle closed
     reasons: tuple[str, ...] = ()
+    model_version: str | None = None   # the registered model version that scored it (None: the rules)
+    features: str | None = None        # JSON object of the feature row it was scored on
+    threshold: float | None = None     # the model's admission threshold (None: the bootstrap rules)
 
 
 class SignalPolicy(Protocol):
