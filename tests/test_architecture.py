@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "config": 1,  # the settings parse with the pure packages' own parsers (SLT_ACCOUNTS by engine.accounts)
     **dict.fromkeys(("venues", "feeds", "store", "sim", "health", "learning", "jobs", "child"), 2),
     **dict.fromkeys(("wiring", "runtime", "__main__", "cli", "services", "orchestration"), 3),
+    "backtest": 3,  # drives the engine the composition root builds (wiring, runtime) against the simulator
 }
 PURE = [name for name, layer in LAYERS.items() if layer == 1]
 
