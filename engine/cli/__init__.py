@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("engine.cli.model", "the signal model in MLflow: champion and challenger, promote VERSION, rollback, "
                                   "evaluate on unseen candles"),
     "health": ("engine.cli.health", "the running engine's detailed health report (--json), from its /health"),
+    "bench": ("engine.cli.bench", "the graded benchmark (A+/A/B/C) against the configured exchange, test orders "
+                                  "only; printed and stored in benchmark_results (--json)"),
 }
 
 

@@ -136,6 +136,14 @@ CREATE TABLE signals (
     reason VARCHAR NOT NULL, candle_open_time BIGINT NOT NULL, {TIMES});
 """
 
+BENCHMARKS = f"""
+-- One row per check of each graded benchmark run (`slt bench`, the benchmarks flow): the value in its
+-- unit, the grade (A+, A, B, C; '-' when it could not be measured) and the figures behind it (JSON).
+CREATE TABLE benchmark_results (
+    record_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, check_name VARCHAR NOT NULL, value DOUBLE,
+    unit VARCHAR NOT NULL, grade VARCHAR NOT NULL, details VARCHAR NOT NULL, {TIMES});
+"""
+
 LINEAGE_AND_LEDGER = f"""
 ALTER TABLE signals ADD COLUMN model_version VARCHAR;
 ALTER TABLE signals ADD COLUMN features VARCHAR;
@@ -175,6 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
     Migration(2, "market regimes with their inputs", REGIMES),
     Migration(3, "funding payments and signals", FUNDING_AND_SIGNALS),
+    Migration(4, "graded benchmark results", BENCHMARKS),
     Migration(5, "signal lineage (model version, features) and the prediction ledger", LINEAGE_AND_LEDGER),
 )
 

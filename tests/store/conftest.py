@@ -25,6 +25,7 @@ from engine.core.types import (
     TradeEntry,
     TradeExit,
 )
+from engine.health.grading import BenchmarkResult
 from engine.risk.regime import Regime, RegimeReading
 from engine.store import Lake, connect, init_store
 
@@ -79,4 +80,6 @@ def one_of_each(n: int = 0) -> list:
                      model_version="3", features='{"rsi": 55.5, "basis": null}'),
         SignalOutcome(f"bootstrap:BTCUSDT:1m:{T0 + n}", "BTCUSDT", -0.0042, 0, T0 + n + 600_000,
                       event_time=T0 + n + 600_000, received_time=T0 + n + 600_001),
+        BenchmarkResult(f"bench-{n}", "order_execution", 12.5, "ms", "A+", '{"samples": 5}', event_time=T0 + n,
+                        received_time=T0 + n + 1),
     ]
