@@ -8,7 +8,9 @@ in engine/ imports Prefect). What `slt up` does once the server answers (`prepar
 2. `prefect --no-prompt deploy --all` from the checkout's prefect.yaml (idempotent: same names);
 3. align each deployment's schedule to the settings in force (prefect.yaml holds the defaults);
 4. cancel the runs that went Late while the system was down: the worker would otherwise run them
-   all, oldest first (about 13 for a 5-minute schedule after an hour off), and a redeploy keeps them.
+   all, oldest first (about 13 for a 5-minute schedule after an hour off), and a redeploy keeps them;
+5. start one run now of each deployment tagged `at-start` (candle-backfill fills the time the system
+   was down; store-maintenance), so a fresh start shows completed runs within minutes.
 
 The worker is a supervised service (`worker_service`) whose flow runs inherit its lower CPU priority.
 Every Prefect child process gets `PREFECT_API_URL` explicitly: without it each CLI call would start
@@ -39,6 +41,8 @@ from engine.services import Service, Supervisor
 log = logging.getLogger(__name__)
 
 POOL = "local"
+AT_START = "at-start"  # the prefect.yaml tag of deployments `slt up` runs once when it starts
+STARTED_BY_UP = "slt-up"  # the tag of those runs (scheduled runs carry the deployment's tags, at-start too)
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # the checkout: prefect.yaml, flows/, tasks/
 NO_TRACKING = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 LATE_GRACE = timedelta(seconds=60)  # a run due this recently is on time, not left over from downtime
@@ -55,10 +59,30 @@ def schedule_seconds(settings: Settings) -> dict[str, float]:
 
 
 def server_env(settings: Settings) -> dict[str, str]:
-    """Retention for the server: finished flow runs and events are vacuumed (off by default)."""
+    """Retention for the server: finished flow runs and events are vacuumed (runs are kept forever
+    by default). Durations as ISO 8601: the events setting rejects plain seconds and the server
+    then fails to start."""
     return {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
-            "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(int(settings.prefect_run_retention_days * DAY_S)),
-            "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": str(int(settings.prefect_event_retention_days * DAY_S))}
+            "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": _iso_seconds(settings.prefect_run_retention_days),
+            "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": _iso_seconds(settings.prefect_event_retention_days)}
+
+
+def _iso_seconds(days: float) -> str:
+    return f"PT{int(days * DAY_S)}S"
+
+
+def server_service(settings: Settings, home: Path, *, extra_env: Mapping[str, str] | None = None) -> Service:
+    """The Prefect server (SQLite under `home`) on the configured host and port, with retention on."""
+    host, port = settings.host, settings.prefect_port
+    return Service(
+        name="prefect",
+        argv=(sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port), "--analytics-off"),
+        env={**NO_TRACKING, "PREFECT_HOME": str(home),
+             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false", "PREFECT_API_URL": settings.prefect_api_url,
+             **server_env(settings), **(extra_env or {})},
+        health_url=f"http://{host}:{port}/api/health", url=f"http://{host}:{port}", port=port,
+        port_variable="SLT_PREFECT_PORT", log_file=settings.data_dir / "logs" / "prefect.log")
 
 
 def client_env(settings: Settings) -> dict[str, str]:
@@ -181,24 +205,41 @@ def cancel_late(api: PrefectApi, now: datetime | None = None) -> int:
         cancelled += len(runs)
 
 
+def run_at_start(api: PrefectApi) -> list[str]:
+    """One run now of each deployment tagged `at-start` that has no such run waiting or running; the names."""
+    started = []
+    for deployment in api.deployments():
+        if AT_START not in (deployment.get("tags") or []):
+            continue
+        pending = api.flow_runs({"deployments": {"id": {"any_": [deployment["id"]]}},
+                                 "flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}},
+                                               "tags": {"all_": [STARTED_BY_UP]}}, "limit": 1})
+        if not pending:
+            api.call("POST", f"/deployments/{deployment['id']}/create_flow_run", {"tags": [STARTED_BY_UP]})
+            started.append(deployment["name"])
+    return started
+
+
 @dataclass(frozen=True)
 class Prepared:
     pool_created: bool
     realigned: list[str]
     late_cancelled: int
+    started: list[str]
 
 
 def prepare(settings: Settings) -> Prepared:
-    """Steps 1-4 of the module docstring, against a healthy server."""
+    """Steps 1-5 of the module docstring, against a healthy server."""
     api = PrefectApi(settings.prefect_api_url)
     created = ensure_pool(api, settings)
     deploy_all(settings)
     realigned = align_schedules(api, settings)
     late = cancel_late(api)
-    log.info("prefect: pool %s %s, deployments applied%s; %d late run(s) cancelled", POOL,
+    started = run_at_start(api)
+    log.info("prefect: pool %s %s, deployments applied%s; %d late run(s) cancelled; started now: %s", POOL,
              "created" if created else "exists", f", schedules realigned: {', '.join(realigned)}" if realigned else "",
-             late)
-    return Prepared(created, realigned, late)
+             late, ", ".join(started) or "none")
+    return Prepared(created, realigned, late, started)
 
 
 # ---- what people see ---------------------------------------------------------------------------

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the exchange, feed, store and runtime load when an engine i
     from engine.feeds.market import MarketFeed
     from engine.feeds.sink import CandleSink
     from engine.runtime import Engine
+    from engine.venues.binance import BinanceVenue
     from engine.venues.retry import RetryPolicy
 
 log = logging.getLogger("engine")
@@ -156,6 +157,15 @@ def risk_manager(settings: Settings, instruments: Mapping[str, Instrument], cloc
     return RiskManager(instruments, clock=clock, kill_switch=KillSwitch(Decimal(str(settings.max_daily_drawdown))))
 
 
+def market_data_venue(settings: Settings, clock: Clock | None = None) -> BinanceVenue:
+    """A venue for public market data on the configured exchange (no account, no keys needed);
+    `start()` it before use and `close()` it after."""
+    from engine.venues.binance import BinanceVenue
+
+    return BinanceVenue(account="market-data", rest_url=settings.exchange_rest_url, ws_url=settings.exchange_ws_url,
+                        api_key=Secret(""), api_secret=Secret(""), clock=clock)
+
+
 def market_feed(settings: Settings, *, sink: CandleSink | None = None, source: CandleSource | None = None,
                 resume: Mapping[tuple[str, str], int | None] | None = None, clock: Clock | None = None,
                 **overrides: Any) -> MarketFeed:
@@ -164,16 +174,13 @@ def market_feed(settings: Settings, *, sink: CandleSink | None = None, source: C
     lazily and closed by `stop()`; `overrides` are `FeedOptions` fields."""
     from engine.feeds.market import MarketFeed
     from engine.feeds.options import FeedOptions
-    from engine.venues.binance import BinanceVenue
 
     fields: dict[str, Any] = {"symbols": settings.symbols, "intervals": (settings.interval,),
                               "ws_lag_seconds": settings.ws_lag_seconds, **overrides}
     options = FeedOptions(**fields)
     prepare = on_stop = None
     if source is None:
-        venue = BinanceVenue(account="market-data", rest_url=settings.exchange_rest_url,
-                             ws_url=settings.exchange_ws_url, api_key=Secret(""), api_secret=Secret(""),
-                             clock=clock)     # public market data: the account's keys are not needed
+        venue = market_data_venue(settings, clock)
         source, prepare, on_stop = venue, venue.start, venue.close
     return MarketFeed(options, ws_url=settings.exchange_ws_url, source=source, sink=sink, clock=clock, resume=resume,
                       prepare=prepare, on_stop=on_stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -11,9 +12,10 @@ from engine.config import Settings
 from engine.core.clock import wall_ms
 from engine.core.errors import StoreUnavailable
 from engine.core.types import Candle
-from engine.jobs import freshness, regimes
+from engine.jobs import backfill, freshness, regimes
 from engine.risk.regime import RegimeReading
-from engine.store import open_store
+from engine.store import maintenance, open_store
+from engine.store.maintenance import MaintenanceRun
 from engine.store.writer import WriteResult, write_records
 from tasks import retry_on
 
@@ -52,3 +54,33 @@ def write(settings: Settings, records: Sequence[object]) -> WriteResult:
     """All records in one store transaction (ids already stored are skipped)."""
     with open_store(settings) as lake:
         return write_records(lake, records)  # type: ignore[arg-type]
+
+
+@task(name="check-store", cache_policy=NO_CACHE)
+def check_store(settings: Settings) -> str | None:
+    """Why the store cannot be opened (one sentence), or None."""
+    try:
+        freshness.open_reader(settings).close()
+    except freshness.StaleInputs as exc:
+        return str(exc)
+    return None
+
+
+@task(name="maintain-store", **IO)
+def maintain(settings: Settings, retention_days: float, grace_minutes: float) -> MaintenanceRun:
+    """DuckLake maintenance, step by step under the writers' lock (engine/store/maintenance.py)."""
+    with open_store(settings) as lake:
+        return maintenance.maintain(lake, timedelta(days=retention_days), timedelta(minutes=grace_minutes))
+
+
+@task(name="find-candle-holes", **IO)
+def candle_holes(settings: Settings, streams: Sequence[tuple[str, str]], exchange_now_ms: int,
+                 lookback_hours: float) -> list[backfill.Hole]:
+    """The bars of each (symbol, interval) stream missing from the store over the lookback window."""
+    found: list[backfill.Hole] = []
+    with freshness.open_reader(settings) as lake:
+        for symbol, interval in streams:
+            first, last = backfill.window(interval, exchange_now_ms, lookback_hours)
+            found += backfill.holes(symbol, interval, backfill.stored_open_times(lake, symbol, interval, first, last),
+                                    first, last)
+    return found

@@ -31,18 +31,7 @@ def services(settings: Settings) -> list[Service]:
     data, logs, host = settings.data_dir, settings.data_dir / "logs", settings.host
     prefect_home, mlflow_home = data / "prefect", data / "mlflow"
     return [
-        Service(
-            name="prefect",
-            argv=(sys.executable, "-m", "prefect", "server", "start", "--host", host,
-                  "--port", str(settings.prefect_port), "--analytics-off"),
-            env={**NO_TRACKING, "PREFECT_HOME": str(prefect_home),
-                 "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
-                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                 "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-                 "PREFECT_API_URL": settings.prefect_api_url},
-            health_url=f"http://{host}:{settings.prefect_port}/api/health",
-            url=f"http://{host}:{settings.prefect_port}", port=settings.prefect_port,
-            port_variable="SLT_PREFECT_PORT", log_file=logs / "prefect.log"),
+        orchestration.server_service(settings, prefect_home),
         Service(
             name="mlflow",
             argv=(sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(settings.mlflow_port),

@@ -168,6 +168,16 @@ class Lake:
                 raise
             self.con.execute("COMMIT")
 
+    @contextmanager
+    def exclusive(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writers' lock without a transaction: for DuckLake's maintenance functions, which
+        commit by themselves (engine/store/maintenance.py)."""
+        if self.read_only:
+            raise StoreUnavailable("the lake is attached read-only")
+        self.check()
+        with _CatalogLock(self.catalog.lock_path):
+            yield self.con
+
     def close(self) -> None:
         try:
             # Closing SQLite connections briefly takes file locks that could make a connection

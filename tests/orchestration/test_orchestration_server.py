@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import Settings, load_settings
-from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, worker_service
-from engine.services import Service, Supervisor
+from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, server_service, worker_service
+from engine.services import Supervisor
 from engine.store import connect
 from engine.store.reader import query
 from tests.orchestration.data import market_candles, store_candles
@@ -43,12 +42,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str], Superviso
            "SLT_MARKET_DATA_DIR": str(Path(__file__).resolve().parents[2] / "data" / "market")}
     settings = load_settings(env, env_file=tmp_path / "no.env")
     home = tmp_path / "prefect"
-    prefect = Service(name="prefect", argv=(sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                            "--port", str(port), "--analytics-off"),
-                      env={"PREFECT_HOME": str(home), "PREFECT_API_URL": settings.prefect_api_url, "DO_NOT_TRACK": "1",
-                           "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-                           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"},
-                      health_url=f"http://127.0.0.1:{port}/api/health", log_file=tmp_path / "prefect.log")
+    prefect = server_service(settings, home, extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"})
     supervisor = Supervisor([prefect])
     old = {k: os.environ.get(k) for k in (*env, "PREFECT_HOME")}
     os.environ.update({**env, "PREFECT_HOME": str(home)})  # the worker and its flow runs read these
@@ -80,10 +74,22 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
     api = PrefectApi(settings.prefect_api_url)
     first = prepare(settings)
     assert first.pool_created and api.work_pool(POOL) is not None
-    assert not prepare(settings).pool_created          # again: no error, no duplicate
-    deployments = api.deployments()
-    assert [d["name"] for d in deployments] == ["regime-detection"]
-    assert [s["schedule"]["interval"] for s in deployments[0]["schedules"]] == [300.0]
+    assert sorted(first.started) == ["candle-backfill", "store-maintenance"]  # the at-start runs
+    again = prepare(settings)                           # again: no error, no duplicate deployment or run
+    assert not again.pool_created and again.started == []
+    by_name = {d["name"]: d for d in api.deployments()}
+    assert sorted(by_name) == ["candle-backfill", "regime-detection", "store-maintenance"]
+    assert [s["schedule"]["interval"] for s in by_name["regime-detection"]["schedules"]] == [300.0]
+    assert [s["schedule"]["cron"] for s in by_name["candle-backfill"]["schedules"]] == ["5 * * * *"]
+    at_start = api.flow_runs({"flow_runs": {"tags": {"all_": ["slt-up"]}}})
+    assert len(at_start) == 2
+    for run in at_start:  # this test has no exchange for candle-backfill: test_flows_cli runs them
+        api.cancel(run["id"], "not in this test")
+    deployments = [by_name["regime-detection"]]
+
+    # retention is on: the server runs with the vacuum of old flow runs and events enabled
+    vacuum = api.call("GET", "/admin/settings")["server"]["services"]["db_vacuum"]
+    assert set(vacuum["enabled"]) == {"events", "flow_runs"} and vacuum["retention_period"] in (14 * 86400, "P14D")
 
     # runs that went Late while the system was down are cancelled, on-time ones are not
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
