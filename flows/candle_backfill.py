@@ -1,11 +1,11 @@
 """candle-backfill: fills the holes in the stored candles of the traded streams, hourly and on demand.
 
 Reads: `candles` (which bars of each traded symbol and interval, and of the interval regimes are
-measured on, are missing over the lookback window) and the exchange's clock. Fetches: exactly the
-missing closed bars over REST (the venue's range pager, through ccxt). Writes: `candles` (record id
-symbol:interval:open time, so a rerun stores nothing twice). Publishes: the table artifact
-`candle-backfill` (per stream with a hole: holes, bars missing, bars fetched). `slt up` also runs it once at
-start, for the time the system was down.
+measured on, are missing over the lookback window) and where the exchange's market data stands
+(its forming bar). Fetches: exactly the missing closed bars over REST (the venue's range pager,
+through ccxt). Writes: `candles` (record id symbol:interval:open time, so a rerun stores nothing
+twice). Publishes: the table artifact `candle-backfill` (per stream with a hole: holes, bars
+missing, bars fetched). `slt up` also runs it once at start, for the time the system was down.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ def candle_backfill(symbols: list[str] | None = None, intervals: list[str] | Non
     wanted = list(intervals or dict.fromkeys([settings.interval, regime_interval(settings.interval)]))
     streams = [(s, i) for s in chosen for i in wanted]
     try:
-        now = exchange.server_time(settings)
-        holes = store.candle_holes(settings, streams, now, lookback_hours)
+        holes = store.candle_holes(settings, exchange.current_bars(settings, streams), lookback_hours)
         candles = exchange.fetch_holes(settings, holes) if holes else []
     except (ExchangeError, DataError) as exc:
         return failed(f"candle-backfill: {exc}")

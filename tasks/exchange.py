@@ -16,14 +16,15 @@ from engine.wiring import market_data_venue
 from tasks import retry_on
 
 
-@task(name="exchange-time", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on(TemporaryExchangeError),
+@task(name="current-bars", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on(TemporaryExchangeError),
       cache_policy=NO_CACHE)
-def server_time(settings: Settings) -> int:
-    """The exchange's clock (ms): the simulator's runs on replay time, not the wall clock."""
-    async def ask() -> int:
+def current_bars(settings: Settings, streams: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Per (symbol, interval), the open time of the exchange's forming bar: its market-data clock."""
+    async def ask() -> dict[tuple[str, str], int]:
         venue = market_data_venue(settings)
         try:
-            return await venue.server_time()
+            await venue.start()
+            return {(s, i): await venue.current_bar_open(s, i) for s, i in streams}
         finally:
             await venue.close()
     return asyncio.run(ask())

@@ -74,13 +74,13 @@ def maintain(settings: Settings, retention_days: float, grace_minutes: float) ->
 
 
 @task(name="find-candle-holes", **IO)
-def candle_holes(settings: Settings, streams: Sequence[tuple[str, str]], exchange_now_ms: int,
-                 lookback_hours: float) -> list[backfill.Hole]:
-    """The bars of each (symbol, interval) stream missing from the store over the lookback window."""
+def candle_holes(settings: Settings, current: dict[tuple[str, str], int], lookback_hours: float) -> list[backfill.Hole]:
+    """The bars of each (symbol, interval) stream missing from the store over the lookback window
+    that ends before the stream's forming bar (`current`: its open time)."""
     found: list[backfill.Hole] = []
     with freshness.open_reader(settings) as lake:
-        for symbol, interval in streams:
-            first, last = backfill.window(interval, exchange_now_ms, lookback_hours)
+        for (symbol, interval), forming in current.items():
+            first, last = backfill.window(interval, forming, lookback_hours)
             found += backfill.holes(symbol, interval, backfill.stored_open_times(lake, symbol, interval, first, last),
                                     first, last)
     return found

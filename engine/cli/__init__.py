@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                   "gate's decision, register it in MLflow (champion only with an edge)"),
     "model": ("engine.cli.model", "the signal model in MLflow: champion and challenger, promote VERSION, rollback, "
                                   "evaluate on unseen candles"),
+    "flows": ("engine.cli.flows", "the Prefect deployments (schedule, last and next run); `run NAME` starts one "
+                                  "now and follows it to its end"),
     "health": ("engine.cli.health", "the running engine's detailed health report (--json), from its /health"),
     "bench": ("engine.cli.bench", "the graded benchmark (A+/A/B/C) against the configured exchange, test orders "
                                   "only; printed and stored in benchmark_results (--json)"),

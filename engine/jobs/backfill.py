@@ -3,8 +3,8 @@ over a lookback window, fetch exactly those bars over REST, store them.
 
 The engine fills gaps itself while it runs (engine/feeds/backfill.py); this covers the periods it
 was not running, so the flows that read history (regimes, training) find it. The window ends at
-the last bar closed by the *exchange's* clock (the simulator's clock runs on replay time), and a
-rerun stores nothing new: a candle's record id is its symbol, interval and open time.
+the last bar before the exchange's forming one (on the simulator that is replay time, not the wall
+clock), and a rerun stores nothing new: a candle's record id is its symbol, interval and open time.
 """
 
 from __future__ import annotations
@@ -39,11 +39,12 @@ class Hole:
         return self.last_open + INTERVAL_MS[self.interval]
 
 
-def window(interval: str, exchange_now_ms: int, lookback_hours: float) -> tuple[int, int]:
-    """Open times of the first and the last bar a run covers (the last one closed by the exchange's now)."""
+def window(interval: str, forming_open_ms: int, lookback_hours: float) -> tuple[int, int]:
+    """Open times of the first and the last bar a run covers: the last is the one before the
+    exchange's forming bar (which opened at `forming_open_ms`)."""
     if lookback_hours <= 0:
         raise DataError(f"lookback_hours must be positive, got {lookback_hours}")
-    last = last_closed_open_time(interval, exchange_now_ms)
+    last = last_closed_open_time(interval, forming_open_ms)
     first = align(last - int(lookback_hours * 3_600_000) + INTERVAL_MS[interval], interval)
     if (last - first) // INTERVAL_MS[interval] + 1 > MAX_BARS_PER_STREAM:
         raise DataError(f"lookback of {lookback_hours:g} h is more than {MAX_BARS_PER_STREAM} {interval} bars: "

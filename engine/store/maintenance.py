@@ -74,7 +74,7 @@ def maintain(lake: Lake, retention: timedelta, grace: timedelta = timedelta(hour
     flushed = step("flush", f"SELECT rows_flushed FROM ducklake_flush_inlined_data('{ALIAS}')")
     merged = step("merge", f"SELECT files_processed FROM ducklake_merge_adjacent_files('{ALIAS}')")
     expired = step("expire", f"SELECT snapshot_id FROM ducklake_expire_snapshots('{ALIAS}', "
-                             f"older_than => now() - INTERVAL '{int(retention.total_seconds())} seconds')")
+                             f"older_than => now() - INTERVAL '{retention.total_seconds():.6f} seconds')")
     older = f"older_than => now() - INTERVAL '{int(grace.total_seconds())} seconds'"
     deleted = step("cleanup", f"SELECT path FROM ducklake_cleanup_old_files('{ALIAS}', {older})")
     deleted += step("orphans", f"SELECT path FROM ducklake_delete_orphaned_files('{ALIAS}', {older})")

@@ -110,6 +110,16 @@ class BinanceVenue:
         return [Candle(symbol, interval, int(t), int(t) + step - 1, float(o), float(h), float(lo), float(c),
                        float(v), True, 0, got) for t, o, h, lo, c, v in rows]
 
+    async def current_bar_open(self, symbol: str, interval: str) -> int:
+        """Open time of the exchange's newest (still forming) `interval` bar: where its market data
+        stands. Not `server_time()`: the simulator's server clock is the wall clock (for request
+        signing) while its candles are on replay time."""
+        rows = await self._call(f"fetch_ohlcv {symbol} {interval} latest", lambda: self._ex.fetch_ohlcv(
+            self._ccxt_symbol(symbol), interval, limit=1))
+        if not rows:
+            raise MalformedResponse(f"klines {symbol} {interval}: the exchange returned no bar")
+        return int(rows[-1][0])
+
     async def fetch_candle_range(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         """Closed klines opening at or after `start_ms` and closing before `end_ms`, paged by 1000."""
         return [c async for page in candle_pages(self.fetch_candles, symbol, interval, start_ms, end_ms)

@@ -4,68 +4,20 @@ scheduler created and completes it with regimes rows in the store and the table 
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engine.config import Settings, load_settings
-from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, server_service, worker_service
+from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late, prepare, worker_service
 from engine.services import Supervisor
 from engine.store import connect
 from engine.store.reader import query
+from tests.orchestration.conftest import wait
 from tests.orchestration.data import market_candles, store_candles
 
 pytestmark = pytest.mark.integration
-
-
-def _port() -> int:
-    for port in range(21550, 21600):  # this work's port range
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 21550-21599")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str], Supervisor]]:
-    port = _port()
-    env = {"SLT_DATA_DIR": str(tmp_path / "data"), "SLT_PREFECT_PORT": str(port), "SLT_SYMBOLS": "BTCUSDT",
-           "SLT_MARKET_DATA_DIR": str(Path(__file__).resolve().parents[2] / "data" / "market")}
-    settings = load_settings(env, env_file=tmp_path / "no.env")
-    home = tmp_path / "prefect"
-    prefect = server_service(settings, home, extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"})
-    supervisor = Supervisor([prefect])
-    old = {k: os.environ.get(k) for k in (*env, "PREFECT_HOME")}
-    os.environ.update({**env, "PREFECT_HOME": str(home)})  # the worker and its flow runs read these
-    try:
-        supervisor.start()
-        assert supervisor.wait_healthy(threading.Event())
-        yield settings, env, supervisor
-    finally:
-        supervisor.stop()
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _wait(what: str, check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := check()):
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings, dict[str, str], Supervisor],
@@ -103,7 +55,7 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
     fast = load_settings({**env, "RISK_REGIME_CHECK_INTERVAL": "15"}, env_file=tmp_path / "no.env")
     assert align_schedules(api, fast) == ["regime-detection"]
     supervisor.launch(worker_service(settings, poll_seconds=1))
-    done = _wait("a completed scheduled run", lambda: api.flow_runs({
+    done = wait("a completed scheduled run", lambda: api.flow_runs({
         "deployments": {"id": {"any_": [deployments[0]["id"]]}},
         "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}}}))
     assert done[0]["state_type"] == "COMPLETED", done[0]["state"]

@@ -1,0 +1,64 @@
+"""A real Prefect server on 127.0.0.1 for the orchestration tests (temporary PREFECT_HOME), started
+the way `slt up` starts it (retention on), with a 2 s scheduler loop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.config import Settings, load_settings
+from engine.orchestration import server_service
+from engine.services import Supervisor
+
+
+def _port() -> int:
+    for port in range(21550, 21600):  # this work's port range
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 21550-21599")
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, dict[str, str], Supervisor]]:
+    port = _port()
+    env = {"SLT_DATA_DIR": str(tmp_path / "data"), "SLT_PREFECT_PORT": str(port), "SLT_SYMBOLS": "BTCUSDT",
+           "SLT_MARKET_DATA_DIR": str(Path(__file__).resolve().parents[2] / "data" / "market"),
+           **getattr(request, "param", {})}  # more settings: @pytest.mark.parametrize("server", [{...}], indirect=True)
+    settings = load_settings(env, env_file=tmp_path / "no.env")
+    home = tmp_path / "prefect"
+    prefect = server_service(settings, home, extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"})
+    supervisor = Supervisor([prefect])
+    old = {k: os.environ.get(k) for k in (*env, "PREFECT_HOME")}
+    os.environ.update({**env, "PREFECT_HOME": str(home)})  # the worker and its flow runs read these
+    try:
+        supervisor.start()
+        assert supervisor.wait_healthy(threading.Event())
+        yield settings, env, supervisor
+    finally:
+        supervisor.stop()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def wait(what: str, check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (found := check()):
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
