@@ -103,7 +103,7 @@ def worker_service(settings: Settings, *, poll_seconds: float | None = None) -> 
 class PrefectApi:
     """The few endpoints `slt up` and `slt flows` need, as JSON over HTTP."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:  # a busy 2-core machine: its SQLite can be slow
         self.url = url.rstrip("/")
         self.timeout = timeout
 

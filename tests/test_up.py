@@ -59,7 +59,7 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
         with urllib.request.urlopen(f"http://127.0.0.1:{settings.health_port}/metrics", timeout=10) as metrics:
             assert b"slt_health_overall" in metrics.read()  # the engine serves its health endpoints
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 4  # prefect, mlflow, the simulator and the engine
+        assert len(children) >= 5  # prefect, mlflow, the simulator, the engine and the worker
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
@@ -73,11 +73,15 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert f"Exchange sim http://127.0.0.1:{settings.sim_port}" in out and "PnL: slt pnl" in out
     assert f"Health       http://127.0.0.1:{settings.health_port}/health  (slt health)" in out
     assert f"Metrics      http://127.0.0.1:{settings.health_port}/metrics" in out
+    flows = {line.split()[1]: line for line in out.splitlines() if line.startswith("  Flows")}
+    assert set(flows) == {"candle-backfill", "regime-detection", "store-maintenance"}, out  # deployed, worker online
+    assert "every 300 s" in flows["regime-detection"] and "next 20" in flows["regime-detection"]
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
     data = settings.data_dir
     assert (data / "prefect" / "prefect.db").exists() and (data / "mlflow" / "mlflow.db").exists()
     assert (data / "lake" / "catalog.sqlite").exists() and (data / "logs" / "prefect.log").exists()
+    assert "Worker 'slt-local' started" in (data / "logs" / "worker.log").read_text()
 
 
 def test_a_busy_port_is_named_with_its_setting(tmp_path: Path) -> None:
