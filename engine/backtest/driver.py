@@ -119,13 +119,13 @@ class Backtest:
                                    make_feed=lambda _resume, _symbols: self.feed, symbols=settings.symbols,
                                    rule=protection_rule(settings), leverage=settings.leverage))
 
-    async def run(self, *, stop_at_ms: int | None = None) -> Run:
+    async def run(self, *, stop_at_ms: int | None = None, observe: Callable[[int], None] | None = None) -> Run:
         """Start the engine as live, replay to the end of the tape (or the bar closing at or before
-        `stop_at_ms`), stop it as live."""
+        `stop_at_ms`), stop it as live. `observe(steps)` is called once the engine has settled after
+        each replay step (the parity test compares the exchange's state there)."""
         replay = self.sim.replay
         run = Run(self.settings, replay.start_ms, replay.end_ms, self.recorder)
         began = time.monotonic()
-        silence = logging.getLogger("engine").level
         await self.engine.start()
         await self.settle()
         run.initial_equity = self.equity()
@@ -141,6 +141,8 @@ class Backtest:
                 self.deliver(self.tap.step())
                 run.steps += 1
                 await self.settle()
+                if observe is not None:
+                    observe(run.steps)
                 if closed_bar:
                     run.bars += 1
                     now = self.clock.now_ms()
@@ -153,7 +155,6 @@ class Backtest:
                         self.progress(run.bars, total)
         finally:
             await self.engine.shutdown()
-            logging.getLogger("engine").setLevel(silence)
         run.final_equity = self.equity()
         run.end_ms = replay.bar_open
         run.seconds = time.monotonic() - began

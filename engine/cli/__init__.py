@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                   "evaluate on unseen candles"),
     "flows": ("engine.cli.flows", "the Prefect deployments (schedule, last and next run); `run NAME` starts one "
                                   "now and follows it to its end"),
+    "backtest": ("engine.cli.backtest", "replay a period through the engine's own decisions against the simulator's "
+                                        "matching, in process; report, plot and store rows (-o DIR, --json)"),
     "health": ("engine.cli.health", "the running engine's detailed health report (--json), from its /health"),
     "bench": ("engine.cli.bench", "the graded benchmark (A+/A/B/C) against the configured exchange, test orders "
                                   "only; printed and stored in benchmark_results (--json)"),

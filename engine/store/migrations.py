@@ -179,12 +179,32 @@ SELECT signal_id, symbol, interval, policy, model_version, win_probability, cand
 FROM joined;
 """
 
+BACKTESTS = f"""
+-- Backtest results (`slt backtest`, engine/store/backtests.py): one row per run with its headline
+-- figures and the whole report (JSON), and its closed trades keyed by run_id. A run is one transaction.
+CREATE TABLE backtest_runs (
+    record_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, policy VARCHAR NOT NULL, interval VARCHAR NOT NULL,
+    symbols VARCHAR NOT NULL, accounts VARCHAR NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL,
+    bars BIGINT NOT NULL, initial_equity {MONEY} NOT NULL, final_equity {MONEY} NOT NULL, net_pnl {MONEY} NOT NULL,
+    fees {MONEY} NOT NULL, funding {MONEY} NOT NULL, trades BIGINT NOT NULL, win_rate DOUBLE NOT NULL,
+    profit_factor DOUBLE, expectancy {MONEY} NOT NULL, sharpe DOUBLE, sortino DOUBLE, max_drawdown DOUBLE NOT NULL,
+    max_drawdown_ms BIGINT NOT NULL, exposure DOUBLE NOT NULL, turnover DOUBLE NOT NULL, data_hash VARCHAR NOT NULL,
+    warnings VARCHAR NOT NULL, report VARCHAR NOT NULL, seconds DOUBLE NOT NULL, {TIMES});
+
+CREATE TABLE backtest_trades (
+    record_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, trade_id VARCHAR NOT NULL, account VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL, side VARCHAR NOT NULL, quantity {MONEY} NOT NULL, entry_price {MONEY} NOT NULL,
+    exit_price {MONEY} NOT NULL, opened_at BIGINT NOT NULL, realized_pnl {MONEY} NOT NULL, fees {MONEY} NOT NULL,
+    funding {MONEY} NOT NULL, net_pnl {MONEY} NOT NULL, reason VARCHAR NOT NULL, regime VARCHAR NOT NULL, {TIMES});
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "candles, orders, fills, trades, positions, equity, health", INITIAL),
     Migration(2, "market regimes with their inputs", REGIMES),
     Migration(3, "funding payments and signals", FUNDING_AND_SIGNALS),
     Migration(4, "graded benchmark results", BENCHMARKS),
     Migration(5, "signal lineage (model version, features) and the prediction ledger", LINEAGE_AND_LEDGER),
+    Migration(6, "backtest runs and their trades", BACKTESTS),
 )
 
 _BOOTSTRAP = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, " \

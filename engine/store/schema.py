@@ -42,12 +42,14 @@ from engine.core.types import (
 )
 from engine.health.grading import BenchmarkResult
 from engine.risk.regime import RegimeReading
+from engine.store.backtests import BacktestRun, BacktestTrade
 
 SCALE = 12
 DECIMAL = pa.decimal128(38, SCALE)
 QUANTUM = Decimal(1).scaleb(-SCALE)
 MONEY_LIMIT = Decimal(10) ** (38 - SCALE)
-Journaled = Record | RegimeReading | BenchmarkResult  # every record type the store has a table for (TABLES below)
+# every record type the store has a table for (TABLES below)
+Journaled = Record | RegimeReading | BenchmarkResult | BacktestRun | BacktestTrade
 ARROW = {"decimal": DECIMAL, "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
 _KINDS = {Decimal: "decimal", int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -107,6 +109,8 @@ TABLES: tuple[TableSpec, ...] = (
     _spec("signal", "signals", SignalRecord, ("price", "atr")),
     _spec("outcome", "signal_outcomes", SignalOutcome),
     _spec("benchmark", "benchmark_results", BenchmarkResult),
+    _spec("backtest_run", "backtest_runs", BacktestRun),
+    _spec("backtest_trade", "backtest_trades", BacktestTrade, ("quantity", "entry_price", "exit_price")),
 )
 BY_TYPE: dict[type, TableSpec] = {s.record_type: s for s in TABLES}
 BY_TAG: dict[str, TableSpec] = {s.tag: s for s in TABLES}

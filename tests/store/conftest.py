@@ -28,6 +28,7 @@ from engine.core.types import (
 from engine.health.grading import BenchmarkResult
 from engine.risk.regime import Regime, RegimeReading
 from engine.store import Lake, connect, init_store
+from engine.store.backtests import BacktestRun, BacktestTrade
 
 T0 = 1_700_000_000_000
 
@@ -82,4 +83,11 @@ def one_of_each(n: int = 0) -> list:
                       event_time=T0 + n + 600_000, received_time=T0 + n + 600_001),
         BenchmarkResult(f"bench-{n}", "order_execution", 12.5, "ms", "A+", '{"samples": 5}', event_time=T0 + n,
                         received_time=T0 + n + 1),
+        BacktestRun(f"bt-{n}", "bootstrap", "1h", "BTCUSDT,ETHUSDT", "", T0, T0 + 3_600_000 * 24, 24,
+                    Decimal("10000"), Decimal("10012.5"), Decimal("12.5"), Decimal("3.1"), Decimal("-0.25"), 2, 0.5,
+                    1.8, Decimal("6.25"), 1.2, None, 0.012, 7_200_000, 0.4, 3.5, "abc123", "[]", "{}", 1.5,
+                    event_time=T0 + n, received_time=T0 + n),
+        BacktestTrade(f"bt-{n}", "t1", "main", "BTCUSDT", "BUY", Decimal("0.003"), Decimal("59439.3"),
+                      Decimal("59500"), T0, Decimal("0.1821"), Decimal("0.17"), Decimal("0"), Decimal("0.0121"),
+                      "take_profit", "NORMAL", event_time=T0 + n, received_time=T0 + n),
     ]
