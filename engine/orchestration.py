@@ -82,7 +82,7 @@ def server_service(settings: Settings, home: Path, *, extra_env: Mapping[str, st
              "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false", "PREFECT_API_URL": settings.prefect_api_url,
              **server_env(settings), **(extra_env or {})},
         health_url=f"http://{host}:{port}/api/health", url=f"http://{host}:{port}", port=port,
-        port_variable="SLT_PREFECT_PORT", log_file=settings.data_dir / "logs" / "prefect.log")
+        port_variable="SLT_PREFECT_PORT", log_file=settings.data_dir / "logs" / "prefect.log", restart=True)
 
 
 def client_env(settings: Settings) -> dict[str, str]:
@@ -96,7 +96,7 @@ def worker_service(settings: Settings, *, poll_seconds: float | None = None) -> 
     if poll_seconds is not None:
         env["PREFECT_WORKER_QUERY_SECONDS"] = str(poll_seconds)
     return Service(name="worker", argv=(sys.executable, "-m", "flows.worker", "--pool", POOL, "--name", "slt-local"),
-                   env=env, log_file=settings.data_dir / "logs" / "worker.log", after=("prefect",))
+                   env=env, log_file=settings.data_dir / "logs" / "worker.log", after=("prefect",), restart=True)
 
 
 # ---- the REST API ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from engine.child import answers, log_tail, signal_group, spawn_logged
+from engine.core.backoff import Backoff
 from engine.core.errors import SltError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Service:
     port_variable: str = ""  # the setting that chose the port, named in a "port in use" error
     startup_timeout: float = 120.0
     after: tuple[str, ...] = ()  # started once these services answer their health URLs
+    restart: bool = False  # restarted (with backoff) when it dies, instead of stopping everything
 
 
 def check_port_free(service: Service, host: str) -> None:
@@ -62,6 +64,9 @@ class Supervisor:
     def __init__(self, services: Sequence[Service]) -> None:
         self.services = list(services)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._due: dict[str, float] = {}  # a dead restartable service -> monotonic time of its restart
+        self._started: dict[str, float] = {}
 
     def start(self) -> None:
         """Start every service that waits for no other (the rest start in `wait_healthy`)."""
@@ -76,16 +81,41 @@ class Supervisor:
         self._launch(service)
 
     def _launch(self, service: Service) -> None:
+        self._started[service.name] = time.monotonic()
         self.processes[service.name] = spawn_logged(service.argv, service.log_file, env={**os.environ, **service.env})
         log.info("started %s (pid %d), log %s", service.name, self.processes[service.name].pid, service.log_file)
 
-    def dead(self) -> Service | None:
-        """A service whose process has exited, if any."""
+    def dead(self, *, restartable: bool = False) -> Service | None:
+        """A service whose process has exited, if any; those restarted when they die
+        (`Service.restart`) only with `restartable` (while starting, every death is a failure)."""
         for service in self.services:
             process = self.processes.get(service.name)
-            if process is not None and process.poll() is not None:
+            if process is not None and process.poll() is not None and (restartable or not service.restart):
                 return service
         return None
+
+    def revive(self, now: float | None = None) -> list[str]:
+        """Restart the restartable services that died, each after a doubling delay (1 s to 60 s,
+        reset once one has run for 5 min); the names restarted now. Call it from the watch loop."""
+        now = time.monotonic() if now is None else now
+        restarted = []
+        for service in self.services:
+            process = self.processes.get(service.name)
+            if not service.restart or process is None or process.poll() is None:
+                continue
+            backoff = self._backoff.setdefault(service.name, Backoff(base=1.0, cap=60.0, long_after=10**6))
+            if service.name not in self._due:
+                if now - self._started.get(service.name, now) > 300:
+                    backoff.success()
+                delay = backoff.failure()
+                self._due[service.name] = now + delay
+                log.warning("%s exited with code %s; restarting it in %.0f s (the rest runs on); see %s",
+                            service.name, process.returncode, delay, service.log_file)
+            elif now >= self._due[service.name]:
+                del self._due[service.name]
+                self._launch(service)
+                restarted.append(service.name)
+        return restarted
 
     def _failure(self, service: Service, why: str) -> ServiceFailed:
         return ServiceFailed(f"{service.name} {why}; last lines of {service.log_file}:\n{log_tail(service.log_file)}")
@@ -99,7 +129,7 @@ class Supervisor:
         while waiting or pending:
             if stop.is_set():
                 return False
-            if (service := self.dead()) is not None:
+            if (service := self.dead(restartable=True)) is not None:
                 raise self._failure(service, f"exited with code {self.processes[service.name].returncode} while starting")
             waiting = [s for s in waiting if not answers(s.health_url or "")]
             ready = {s.name for s in self.services if s.name in self.processes} - {s.name for s in waiting}

@@ -58,6 +58,16 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
             time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{settings.health_port}/metrics", timeout=10) as metrics:
             assert b"slt_health_overall" in metrics.read()  # the engine serves its health endpoints
+        # the Prefect server dies: slt up restarts it, and the engine trades on meanwhile
+        prefect = next(p for p in psutil.Process(up.pid).children() if "prefect" in " ".join(p.cmdline())
+                       and "server" in p.cmdline())
+        candles_before = _candles_recorded(settings)
+        os.killpg(prefect.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while not (healthy(f"http://127.0.0.1:{settings.prefect_port}/api/health") and
+                   _candles_recorded(settings) > candles_before):
+            assert time.monotonic() < deadline and up.poll() is None, "Prefect did not come back or the engine stopped"
+            time.sleep(0.5)
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 5  # prefect, mlflow, the simulator, the engine and the worker
     finally:
@@ -82,6 +92,35 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert (data / "prefect" / "prefect.db").exists() and (data / "mlflow" / "mlflow.db").exists()
     assert (data / "lake" / "catalog.sqlite").exists() and (data / "logs" / "prefect.log").exists()
     assert "Worker 'slt-local' started" in (data / "logs" / "worker.log").read_text()
+
+
+def _candles_recorded(settings: Settings) -> float:
+    """The engine's slt_candles_total from its /metrics (it counts while the engine trades)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.health_port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("slt_candles_total "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def test_a_restartable_service_that_dies_is_restarted_after_a_delay(tmp_path: Path) -> None:
+    service = Service("flaky", (sys.executable, "-c", "import sys; sys.exit(3)"), tmp_path / "flaky.log", restart=True)
+    supervisor = Supervisor([service])
+    supervisor.start()
+    try:
+        supervisor.processes["flaky"].wait(20)
+        assert supervisor.dead() is None and supervisor.dead(restartable=True) is service  # not a reason to stop
+        now = time.monotonic()
+        assert supervisor.revive(now) == []          # its restart is scheduled (about 1 s), not done at once
+        assert supervisor.revive(now + 0.5) == []
+        first = supervisor.processes["flaky"]
+        assert supervisor.revive(now + 2) == ["flaky"] and supervisor.processes["flaky"] is not first
+        supervisor.processes["flaky"].wait(20)
+        later = time.monotonic()
+        assert supervisor.revive(later) == [] and supervisor.revive(later + 1.5) == []  # the delay doubled
+        assert supervisor.revive(later + 3) == ["flaky"]
+    finally:
+        supervisor.stop()
 
 
 def test_a_busy_port_is_named_with_its_setting(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ def services(settings: Settings) -> list[Service]:
                   "--artifacts-destination", str(mlflow_home / "artifacts")),
             # The server's job runner (GenAI jobs, 5 extra processes) is not used here: off.
             env={**NO_TRACKING, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            restart=True,
             health_url=f"http://{host}:{settings.mlflow_port}/health",
             url=f"http://{host}:{settings.mlflow_port}", port=settings.mlflow_port,
             port_variable="SLT_MLFLOW_PORT", log_file=logs / "mlflow.log"),
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(banner(settings, supervisor.services, time.monotonic() - started_at), flush=True)
         print("\n".join(f"  {'Flows':12} {line}" for line in flows or []), flush=True)
         while not stop.wait(0.5):
+            supervisor.revive()  # Prefect, MLflow and the worker come back; the engine trades on meanwhile
             if (dead := supervisor.dead()) is not None:
                 raise ServiceFailed(f"{dead.name} exited with code {supervisor.processes[dead.name].returncode}; "
                                     f"see {dead.log_file}")
