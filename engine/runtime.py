@@ -48,6 +48,10 @@ from engine.execution.trader import Trader
 log = logging.getLogger("engine")
 
 
+class ModelWatchPort(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
 class MarketFeedPort(Protocol):
     events: Any
 
@@ -74,6 +78,7 @@ class Parts:
     batch: BatchCommands | None = None      # the operator's close-all commands
     risk_poll_s: float = 2.0
     started: float = field(default_factory=time.monotonic)
+    model_watch: ModelWatchPort | None = None   # polls the champion alias (engine.learning.serving)
 
 
 class Engine:
@@ -85,6 +90,7 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._streams: dict[str, asyncio.Task[Any]] = {}
         self._next_risk_poll = 0.0
+        self._model_stop = asyncio.Event()
 
     @property
     def live(self) -> list[Desk]:
@@ -100,6 +106,8 @@ class Engine:
     # ---- start ------------------------------------------------------------------------------------
     async def start(self) -> None:
         p = self.p
+        if p.model_watch is not None:   # the first champion load overlaps start-up; trading never waits for it
+            self._tasks.append(asyncio.create_task(p.model_watch.run(self._model_stop), name="model-watch"))
         await self._step("instruments", self._each("loading instruments", lambda d: d.venue.start()))
         venue = self.live[0].venue
         for symbol in p.symbols:
@@ -223,8 +231,11 @@ class Engine:
             closed = [c for c in candles if c.close_time < now]
             if closed:
                 desk.manager.record(*closed)  # the store keeps the candles the engine traded on
+            features = p.trader.features
             for candle in closed:
                 stream.advance(candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
+                if features is not None:
+                    features.update(candle, stream.snapshot())
             if closed:
                 last[symbol] = closed[-1].open_time
                 atr = stream.snapshot().atr
@@ -339,6 +350,7 @@ class Engine:
     # ---- stop ---------------------------------------------------------------------------------
     async def shutdown(self) -> None:
         p = self.p
+        self._model_stop.set()
         for desk in p.desks:
             desk.manager.accepting = False
         if self.feed is not None:

@@ -43,11 +43,14 @@ from engine.execution.trader import Trader
 from engine.risk import KillSwitch, RiskManager
 from engine.risk.tracker import RegimeTracker, regime_interval
 from engine.signals import Admission, BootstrapPolicy, SignalPolicy
+from engine.signals.features import FeatureBook, warmup_bars
+from engine.signals.model import ModelPolicy, ModelSlot
 
 if TYPE_CHECKING:  # the exchange, feed, store and runtime load when an engine is built, not for `slt risk`
     from engine.feeds.backfill import CandleSource
     from engine.feeds.market import MarketFeed
     from engine.feeds.sink import CandleSink
+    from engine.learning.serving import ModelWatch
     from engine.runtime import Engine
     from engine.venues.binance import BinanceVenue
     from engine.venues.retry import RetryPolicy
@@ -226,7 +229,8 @@ def trader_hooks(trader: Callable[[], Trader | None]) -> DeskHooks:
 
 
 def build_trader(settings: Settings, desks: list[Desk], clock: ExchangeClock, *,
-                 policy: SignalPolicy | None = None, model_available: bool = False) -> Trader:
+                 policy: SignalPolicy | None = None, model_available: bool = False,
+                 features: FeatureBook | None = None) -> Trader:
     """The decision side over the desks: indicator streams, policy and admission, risk with regimes
     and the kill switch, sizing. The live engine and the backtest build it here, so they decide alike."""
     from engine.indicators import IndicatorStream
@@ -242,11 +246,29 @@ def build_trader(settings: Settings, desks: list[Desk], clock: ExchangeClock, *,
                                                                           settings.bootstrap_min_win_probability),
                   risk=risk, sizing=EntrySizing(Decimal(repr(settings.entry_equity_fraction)), settings.leverage),
                   clock=clock, distribution=settings.account_distribution, regimes=regimes, kill_switch=keeper,
-                  model_available=model_available)
+                  model_available=model_available, features=features)
 
 
 def protection_rule(settings: Settings) -> ProtectionRule:
     return ProtectionRule(Decimal(repr(settings.stop_loss_atr)), Decimal(repr(settings.take_profit_atr)))
+
+
+def model_serving(settings: Settings, trader: Callable[[], Trader | None], record: Callable[..., None],
+                  clock: ExchangeClock) -> tuple[ModelPolicy, ModelWatch]:
+    """The model policy (bootstrap proposals, scored by the served champion once
+    `BOOTSTRAP_TRADE_LIMIT` trades have closed) and the watch that polls the champion alias."""
+    from engine.learning.serving import MlflowModels, ModelWatch
+
+    def takeover() -> bool:
+        t = trader()
+        return t is not None and t.closed_trades >= settings.bootstrap_trade_limit
+
+    policy = ModelPolicy(FeatureBook(settings.symbols, settings.interval), ModelSlot(settings.model_max_failures),
+                         takeover=takeover)
+    watch = ModelWatch(MlflowModels(settings.mlflow_tracking_uri), policy, record, interval=settings.interval,
+                       poll_s=settings.model_poll_seconds, now_ms=clock.now_ms)
+    policy.on_event = watch.event
+    return policy, watch
 
 
 class EngineRecorder(RecorderPort, Protocol):
@@ -266,7 +288,8 @@ def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float
 
     hooks = trader_hooks(lambda: trader)
     desks = [build_desk(spec, recorder=recorder, clock=clock, pnl=pnl, hooks=hooks) for spec in desk_specs(settings)]
-    trader = build_trader(settings, desks, clock)
+    policy, watch = model_serving(settings, lambda: trader, desks[0].manager.record, clock)
+    trader = build_trader(settings, desks, clock, policy=policy, features=policy.features)
 
     async def load_state(ids: list[str]) -> tuple[dict[str, StoredState], dict[str, int]]:
         from engine.store import connect, reader
@@ -285,7 +308,8 @@ def build_engine(settings: Settings, recorder: EngineRecorder, *, started: float
 
     rule = protection_rule(settings)
     return Engine(Parts(desks=desks, trader=trader, clock=clock, interval=settings.interval,
-                        warmup_bars=settings.warmup_bars, load_state=load_state, make_feed=make_feed,
+                        warmup_bars=max(settings.warmup_bars, warmup_bars(settings.interval)),
+                        load_state=load_state, make_feed=make_feed, model_watch=watch,
                         symbols=settings.symbols, rule=rule, leverage=settings.leverage,
                         risk_store=RiskReads(settings), batch=BatchCommands(desks, desks[0].manager.record, wall_ms=wall_ms),
                         started=started))

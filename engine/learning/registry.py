@@ -19,40 +19,26 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from engine.core.errors import SltError
 from engine.learning.gate import Decision, against_champion, common_rows
 from engine.learning.metrics import Scores
+from engine.learning.names import (
+    CHALLENGER,
+    CHAMPION,
+    EXPERIMENT,
+    MODEL_NAME,
+    TRUSTED_TYPES,
+    RegistrationFailed,
+    RegistryUnavailable,
+    shown,
+)
 from engine.learning.training import Training
 
-EXPERIMENT = "signal-model"
-MODEL_NAME = "signal-model"
-CHAMPION, CHALLENGER = "champion", "challenger"
-# skops (MLflow's safe sklearn format) asks to trust these types of a calibrated model explicitly.
-# We write these files ourselves (HistGradientBoosting's trees are TreePredictor objects).
-TRUSTED_TYPES = ["numpy.dtype", "sklearn.calibration._CalibratedClassifier",
-                 "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 RETRIES = 3
 TIMEOUT_S = 10
-
-
-class RegistryUnavailable(SltError):
-    """MLflow did not answer (after retries); nothing was registered."""
-
-
-class RegistrationFailed(SltError):
-    """MLflow refused part of a registration; no alias was moved."""
-
-
-def shown(uri: str) -> str:
-    """The tracking URI without any user:password part."""
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _client(tracking_uri: str) -> Any:

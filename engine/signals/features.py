@@ -39,6 +39,18 @@ CONTEXT_FEATURES = tuple(f"btc_{n}" for n in CONTEXT_COLUMNS)
 CONTEXT_SYMBOL = "BTCUSDT"
 
 
+MAX_WARMUP_BARS = 1499   # one REST klines page (Binance answers at most 1500)
+
+
+def warmup_bars(interval: str) -> int:
+    """Closed bars the features need before their columns have values: 169 for the returns and
+    volatilities, and the daily trend's 22 days where they fit in one klines page (1h: 528 bars;
+    on shorter intervals the daily columns stay NaN until the engine has run that long)."""
+    returns = max(RETURN_HORIZONS) + 1
+    daily = (DAILY_TREND_DAYS + 2) * DAY_MS // INTERVAL_MS[interval]
+    return max(returns, daily) if daily <= MAX_WARMUP_BARS else returns
+
+
 def feature_names(*, context: bool) -> list[str]:
     """The model's input columns in order (the dataset's `feature_names`, checked by a test)."""
     return [*BAR_FEATURES, *EXTRA_FEATURES, *(CONTEXT_FEATURES if context else ()), "side", "confidence"]

@@ -7,16 +7,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from engine.child import answers, free_port, spawn_logged, stop, wait_ready
+from engine.child import free_port
 from engine.cli import model as model_cli
-from engine.cli.up import services
 from engine.config import Settings
 from engine.learning.dataset import MarketData
 from engine.learning.gate import Decision
@@ -36,19 +34,6 @@ from tests.learning.conftest import MARKET
 
 pytestmark = pytest.mark.integration
 SECRET = "sk-planted-4f1d9a"
-
-
-@pytest.fixture(scope="module")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("mlflow"), mlflow_port=free_port())
-    service = next(s for s in services(settings) if s.name == "mlflow")
-    process = spawn_logged(service.argv, service.log_file, env={**os.environ, **service.env})
-    try:
-        wait_ready(process, lambda: answers(service.health_url or ""), what="mlflow", timeout=120,
-                   log=service.log_file)
-        yield settings.mlflow_tracking_uri
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
