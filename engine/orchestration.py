@@ -47,6 +47,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent  # the checkout: prefect.ya
 NO_TRACKING = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 LATE_GRACE = timedelta(seconds=60)  # a run due this recently is on time, not left over from downtime
 DAY_S = 86_400
+BUSY = (429, 502, 503, 504)  # the server is busy: ask again
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 class OrchestrationError(SltError):
@@ -108,19 +110,26 @@ class PrefectApi:
         self.timeout = timeout
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One request; 404 is None. A busy server (its SQLite locked: 503, or 429, 502, 504) is
+        asked again after 0.5, 1, 2 and 4 s, as Prefect's own client does."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
-                text = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise OrchestrationError(f"Prefect API {method} {path}: HTTP {exc.code}: "
-                                     f"{exc.read()[:300].decode(errors='replace')}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise OrchestrationError(f"Prefect API at {self.url} unreachable: {exc}") from None
+        for delay in (*RETRY_DELAYS, None):
+            request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+                    text = response.read()
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return None
+                if exc.code in BUSY and delay is not None:
+                    time.sleep(delay)
+                    continue
+                raise OrchestrationError(f"Prefect API {method} {path}: HTTP {exc.code}: "
+                                         f"{exc.read()[:300].decode(errors='replace')}") from None
+            except (urllib.error.URLError, OSError) as exc:
+                raise OrchestrationError(f"Prefect API at {self.url} unreachable: {exc}") from None
         return json.loads(text) if text else None
 
     def work_pool(self, name: str) -> dict[str, Any] | None:
