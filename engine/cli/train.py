@@ -2,7 +2,9 @@
 walk-forward, print every figure with its interval and base rate and the gate's decision, then log
 and register it in MLflow (`SLT_MLFLOW_TRACKING_URI`, the server `make run` starts).
 
-    slt train                                   # bundled 1h history of SLT_SYMBOLS (data/market)
+    slt train                                   # bundled 1h history of SLT_SYMBOLS (data/market), extended by
+                                                # the store's candles, plus the engine's own closed trades
+    slt train --no-store                        # the bundled history alone
     slt train --candles a.parquet b.parquet [--funding ...] [--mark ...]
     slt train --no-register                     # figures only, MLflow untouched
 
@@ -17,11 +19,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
+
 from engine.config import Settings
 from engine.core.errors import DataError
 from engine.core.priority import lower_priority
 from engine.learning.dataset import Dataset, MarketData
 from engine.learning.labels import ExitSpec
+from engine.learning.lake_sources import training_sources
 from engine.learning.registry import RegistrationFailed, RegistryUnavailable, publish
 from engine.learning.report import render
 from engine.learning.sources import bundled, from_files
@@ -40,12 +45,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mark-price klines, matched to --candles by symbol")
     parser.add_argument("--interval", default=HISTORY_INTERVAL, help="bundled history's interval (default 1h)")
     parser.add_argument("--no-register", action="store_true", help="print the figures, do not touch MLflow")
+    parser.add_argument("--no-store", action="store_true",
+                        help="bundled history only: not the store's candles nor the engine's own trades")
 
 
 def history(args: argparse.Namespace, settings: Settings) -> list[MarketData]:
     if not args.candles:
         market = settings.market_data_dir or settings.data_dir / "market"
         return [bundled(market, symbol, args.interval) for symbol in settings.symbols]
+    return _files(args)
+
+
+def sources(args: argparse.Namespace, settings: Settings) -> tuple[list[MarketData], pl.DataFrame | None]:
+    """Given files as they are; otherwise the bundled history extended by the store's candles, and
+    the engine's own closed trades (unless --no-store)."""
+    if args.candles or getattr(args, "no_store", False):
+        return history(args, settings), None
+    found = training_sources(settings, settings.symbols, args.interval)
+    print(f"  {found.note}", file=sys.stderr)
+    return found.history, found.own
+
+
+def _files(args: argparse.Namespace) -> list[MarketData]:
     out = []
     for candles in args.candles:
         symbol = _symbol(candles)
@@ -71,8 +92,8 @@ def code_commit() -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lower_priority()
     try:
-        data = history(args, settings)
-        training = train(data, ExitSpec.from_settings(settings), on_dataset=_announce,
+        data, own = sources(args, settings)
+        training = train(data, ExitSpec.from_settings(settings), on_dataset=_announce, own=own,
                          progress=lambda done, total: print(f"  fold {done}/{total} done", file=sys.stderr))
     except (DataError, NotEnoughData, ValueError) as exc:
         print(f"slt train: {exc}; nothing registered", file=sys.stderr)

@@ -178,6 +178,17 @@ class Dataset:
     def matrix(self) -> np.ndarray:
         return self.frame.select(self.features).to_numpy().astype(np.float64)
 
+    def weights(self) -> np.ndarray | None:
+        """Per-row sample weights (column `weight`, set by `engine.learning.own`), None when all equal."""
+        if "weight" not in self.frame.columns:
+            return None
+        return self.frame["weight"].to_numpy().astype(np.float64)
+
+    @property
+    def own_rows(self) -> int:
+        """Rows that are the engine's own closed trades (`engine.learning.own`)."""
+        return int(self.frame["own"].sum()) if "own" in self.frame.columns else 0
+
 
 def symbol_rows(data: MarketData, exits: ExitSpec, *, context: pl.DataFrame | None = None,
                 policy: SignalPolicy | None = None, params: IndicatorParams = DEFAULT_PARAMS) -> pl.DataFrame:

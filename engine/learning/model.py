@@ -8,6 +8,7 @@ A fixed seed makes the same data give the same predictions."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,10 +69,20 @@ def split_for_calibration(open_time: np.ndarray, label_end: np.ndarray, embargo_
     return fit, np.arange(cut, n)
 
 
+def _fit_weighted(name: str, model: ClassifierMixin, x: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> None:
+    if weight is None:
+        model.fit(x, y)
+    elif name == "logistic_regression":   # a pipeline: the weight goes to its last step
+        model.fit(x, y, logisticregression__sample_weight=weight)
+    else:
+        model.fit(x, y, sample_weight=weight)
+
+
 def fit(x: np.ndarray, y: np.ndarray, net: np.ndarray, open_time: np.ndarray, label_end: np.ndarray,
-        embargo_ms: int, seed: int = 0) -> Fitted:
+        embargo_ms: int, seed: int = 0, weight: np.ndarray | None = None) -> Fitted:
     """Fit both candidates on the older rows, keep the one with the lower log loss on the newer
-    rows, calibrate it there (isotonic) and choose the break-even threshold there too."""
+    rows, calibrate it there (isotonic) and choose the break-even threshold there too. `weight`:
+    per-row sample weights (the engine's own trades count more), None for equal weights."""
     fit_rows, cal_rows = split_for_calibration(open_time, label_end, embargo_ms)
     if len(fit_rows) < 50 or len(np.unique(y[fit_rows])) < 2 or len(np.unique(y[cal_rows])) < 2:
         raise ValueError(f"too few rows to fit and calibrate ({len(fit_rows)} fit, {len(cal_rows)} calibration)")
@@ -82,10 +93,12 @@ def fit(x: np.ndarray, y: np.ndarray, net: np.ndarray, open_time: np.ndarray, la
     os.environ.setdefault("LOKY_MAX_CPU_COUNT", str(threads))
     with threadpool_limits(threads):
         for name, model in candidates(seed).items():
-            model.fit(x[fit_rows], y[fit_rows])
+            _fit_weighted(name, model, x[fit_rows], y[fit_rows], None if weight is None else weight[fit_rows])
             fitted[name] = model
             losses[name] = logloss(y[cal_rows], model.predict_proba(x[cal_rows])[:, 1])
         kind = min(losses, key=losses.__getitem__)
         calibrated = CalibratedClassifierCV(FrozenEstimator(fitted[kind]), method="isotonic")
-        calibrated.fit(x[cal_rows], y[cal_rows])
+        with warnings.catch_warnings():  # the estimator is frozen on purpose: the weights go to the calibration
+            warnings.filterwarnings("ignore", message="Since FrozenEstimator does not appear to accept sample_weight")
+            calibrated.fit(x[cal_rows], y[cal_rows], sample_weight=None if weight is None else weight[cal_rows])
     return Fitted(calibrated, kind, break_even(y[cal_rows], net[cal_rows]), float(y[fit_rows].mean()), losses)

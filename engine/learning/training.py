@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
@@ -16,6 +17,7 @@ from engine.learning.dataset import Dataset, MarketData, build_dataset
 from engine.learning.gate import Decision, first_champion
 from engine.learning.labels import ExitSpec
 from engine.learning.model import Fitted, fit, split_for_calibration
+from engine.learning.own import merge_own
 from engine.learning.validation import FOLDS, FoldProgress, WalkForward, embargo_ms, walk_forward
 
 SEED = 0
@@ -48,6 +50,7 @@ class Training:
             "taker_fee": self.exits.taker_fee, "seed": self.seed, "folds": len(self.walk.folds),
             "model": self.final.kind, "threshold": round(self.final.threshold, 6),
             "rows": self.dataset.rows, "dataset_sha256": dataset_hash(self.dataset),
+            "own_trades": self.dataset.own_rows,
         }
 
     def metrics(self) -> dict[str, float]:
@@ -70,13 +73,16 @@ def dataset_hash(dataset: Dataset) -> str:
 
 def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int = SEED, folds: int = FOLDS,
           progress: FoldProgress | None = None, resamples: int = 400,
-          on_dataset: Callable[[Dataset], None] | None = None) -> Training:
-    """Build the dataset, validate walk-forward, fit the final model on every row."""
+          on_dataset: Callable[[Dataset], None] | None = None, own: pl.DataFrame | None = None) -> Training:
+    """Build the dataset, validate walk-forward, fit the final model on every row. `own`: the
+    engine's own resolved trades (`engine.learning.lake_sources`), merged by `engine.learning.own`."""
     intervals = {d.interval for d in history}
     if len(intervals) != 1:
         raise ValueError(f"one interval per model, got {sorted(intervals)}")
     interval = intervals.pop()
     dataset = build_dataset(history, exits)
+    if own is not None:
+        dataset = merge_own(dataset, own)
     if on_dataset is not None:
         on_dataset(dataset)
     walk = walk_forward(dataset, exits, interval, seed=seed, folds=folds, progress=progress, resamples=resamples)
@@ -84,7 +90,7 @@ def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int 
     x, y, net = dataset.matrix(), frame["label"].to_numpy(), frame["net_return"].to_numpy()
     open_time, label_end = frame["open_time"].to_numpy(), frame["label_end"].to_numpy()
     embargo = embargo_ms(exits, interval)
-    final = fit(x, y, net, open_time, label_end, embargo, seed)
+    final = fit(x, y, net, open_time, label_end, embargo, seed, dataset.weights())
     _, held_out = split_for_calibration(open_time, label_end, embargo)
     held_out = held_out[-IMPORTANCE_ROWS:]
     with threadpool_limits(train_threads()):

@@ -113,13 +113,15 @@ def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int 
     frame = dataset.frame
     open_time, label_end = frame["open_time"].to_numpy(), frame["label_end"].to_numpy()
     x, y, net = dataset.matrix(), frame["label"].to_numpy(), frame["net_return"].to_numpy()
+    weight = dataset.weights()
     embargo = embargo_ms(exits, interval)
     plan = walk_forward_folds(open_time, label_end, embargo, folds=folds, first_test_fraction=first_test_fraction)
     check_enough(dataset, plan)
     results, parts = [], []
     for fold in plan:
         t = fold.train
-        model = fit(x[t], y[t], net[t], open_time[t], label_end[t], embargo, seed)
+        model = fit(x[t], y[t], net[t], open_time[t], label_end[t], embargo, seed,
+                    None if weight is None else weight[t])
         p = model.probability(x[fold.test])
         scores = Scores(y[fold.test], p, np.full(len(p), model.base_rate), net[fold.test], p > model.threshold)
         parts.append(scores)
