@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pnl": ("engine.cli.pnl", "PnL per symbol and account: realised, fees, funding, unrealised, trades, win rate"),
     "train": ("engine.cli.train", "train the signal model walk-forward, print its figures with intervals and the "
                                   "gate's decision, register it in MLflow (champion only with an edge)"),
+    "learn": ("engine.cli.learn", "learn train (= slt train) and learn evaluate (= slt model evaluate): the signal "
+                                  "model's training and its test on candles it never saw"),
     "model": ("engine.cli.model", "the signal model in MLflow: champion and challenger, promote VERSION, rollback, "
                                   "evaluate on unseen candles"),
     "flows": ("engine.cli.flows", "the Prefect deployments (schedule, last and next run); `run NAME` starts one "

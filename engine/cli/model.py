@@ -33,11 +33,25 @@ from engine.learning.validation import score
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="show", choices=("show", "promote", "rollback", "evaluate"))
     parser.add_argument("version", nargs="?", help="for promote: the version number")
+    add_evaluate_arguments(parser)
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `evaluate` (also `slt learn evaluate`)."""
     parser.add_argument("--model", default="champion", help="for evaluate: champion, challenger or a version")
     parser.add_argument("--candles", nargs="+", type=Path, metavar="FILE")
     parser.add_argument("--funding", nargs="+", type=Path, default=[], metavar="FILE")
     parser.add_argument("--mark", nargs="+", type=Path, default=[], metavar="FILE")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    """`slt model evaluate` / `slt learn evaluate`; exit 1 when MLflow does not answer."""
+    try:
+        return _evaluate(args, settings)
+    except (RegistryUnavailable, RegistrationFailed) as exc:
+        print(f"slt model: {exc}", file=sys.stderr)
+        return 1
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -51,3 +51,14 @@ def test_too_little_data_registers_nothing_and_says_how_much_more(history: list[
     assert run(write(history, tmp_path, bars=900), tmp_path) == 2
     err = capsys.readouterr().err
     assert "too little data" in err and "more (a longer history) are needed" in err and "nothing registered" in err
+
+
+def test_slt_learn_train_and_evaluate_are_the_same_commands(history: list[MarketData], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import build_parser, learn
+
+    args = build_parser("learn").parse_args(["learn", "train", *write(history, tmp_path, bars=900)])
+    assert learn.run(args, Settings(data_dir=tmp_path)) == 2 and "too little data" in capsys.readouterr().err
+    args = build_parser("learn").parse_args(["learn", "evaluate", "--model", "champion"])
+    assert learn.run(args, Settings(data_dir=tmp_path)) == 2
+    assert "give --candles FILE... the model never saw" in capsys.readouterr().err
