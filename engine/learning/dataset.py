@@ -191,10 +191,12 @@ class Dataset:
 
 
 def symbol_rows(data: MarketData, exits: ExitSpec, *, context: pl.DataFrame | None = None,
-                policy: SignalPolicy | None = None, params: IndicatorParams = DEFAULT_PARAMS) -> pl.DataFrame:
-    """One symbol's labelled signals (every feature column, side, confidence, outcome)."""
-    indicators = indicator_frame(data, params)
-    frame = market_features(data, params, indicators)
+                policy: SignalPolicy | None = None, params: IndicatorParams = DEFAULT_PARAMS,
+                indicators: pl.DataFrame | None = None, features: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One symbol's labelled signals (every feature column, side, confidence, outcome);
+    `indicators` and `features`, when the caller has them already (`indicator_frame`, `market_features`)."""
+    indicators = indicator_frame(data, params) if indicators is None else indicators
+    frame = market_features(data, params, indicators) if features is None else features
     if context is not None:
         frame = frame.join(context, on="open_time", how="left").with_columns(
             pl.col(f"btc_{n}" for n in CONTEXT_COLUMNS).fill_null(float("nan")))
@@ -225,10 +227,11 @@ def build_dataset(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, po
                   params: IndicatorParams = DEFAULT_PARAMS, context_symbol: str = "BTCUSDT") -> Dataset:
     """Every symbol's labelled signals, pooled and sorted by time. The context symbol's features
     join every row when it is among `history`."""
-    by_symbol = {d.symbol: d for d in history}
-    context = context_features(market_features(by_symbol[context_symbol], params)) \
-        if context_symbol in by_symbol else None
-    parts = [symbol_rows(d, exits, context=context, policy=policy, params=params) for d in history]
+    indicators = {d.symbol: indicator_frame(d, params) for d in history}  # once each: the ICT pass is the cost
+    features = {d.symbol: market_features(d, params, indicators[d.symbol]) for d in history}
+    context = context_features(features[context_symbol]) if context_symbol in features else None
+    parts = [symbol_rows(d, exits, context=context, policy=policy, params=params, indicators=indicators[d.symbol],
+                         features=features[d.symbol]) for d in history]
     frame = pl.concat(parts, how="vertical").sort("open_time", "symbol")
     names = feature_names(context=context is not None)
     return Dataset(frame.select("symbol", "open_time", "label_end", *names, "net_return", "label"), names)
