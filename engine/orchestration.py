@@ -57,7 +57,8 @@ class OrchestrationError(SltError):
 
 def schedule_seconds(settings: Settings) -> dict[str, float]:
     """Each deployment's interval schedule as the settings want it (prefect.yaml holds the defaults)."""
-    return {"regime-detection": settings.risk_regime_check_interval}
+    return {"regime-detection": settings.risk_regime_check_interval,
+            "retrain": settings.ml_retrain_interval_hours * 3600}
 
 
 def server_env(settings: Settings) -> dict[str, str]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine.core.errors import SltError
+from engine.learning.drift import reference
 from engine.learning.gate import Decision, against_champion, common_rows
 from engine.learning.metrics import Scores
 from engine.learning.names import (
@@ -39,6 +40,7 @@ from engine.learning.training import Training
 
 RETRIES = 3
 TIMEOUT_S = 10
+REFERENCE_FILE = "feature_reference.json"
 
 
 def _client(tracking_uri: str) -> Any:
@@ -66,6 +68,11 @@ class Published:
     version: str
     decision: Decision
     aliases: tuple[str, ...]
+    experiment_id: str = ""
+
+    def run_url(self, tracking_uri: str) -> str:
+        """The run's page in the MLflow UI (what a browser opens; no credentials in it)."""
+        return f"{shown(tracking_uri).rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
 
 
 def champion_version(client: Any) -> Any | None:
@@ -149,7 +156,7 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
             client.set_model_version_tag(MODEL_NAME, version.version, "previous_champion", previous.version)
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
         aliases.append(CHAMPION)
-    return Published(run.info.run_id, str(version.version), decision, tuple(aliases))
+    return Published(run.info.run_id, str(version.version), decision, tuple(aliases), str(run.info.experiment_id))
 
 
 def requirements() -> list[str]:
@@ -161,12 +168,15 @@ def requirements() -> list[str]:
 
 
 def write_artifacts(folder: Path, training: Training, decision: Decision) -> None:
-    """walk_forward.json, dataset.json, decision.txt, calibration.png, feature_importance.png."""
+    """walk_forward.json, dataset.json, decision.txt, calibration.png, feature_importance.png, and
+    feature_reference.json (the training rows' deciles per feature, what drift-check compares with)."""
     (folder / "walk_forward.json").write_text(json.dumps(training.walk.table(), indent=1, default=float))
     (folder / "dataset.json").write_text(json.dumps(
         {"rows": training.dataset.rows, "sha256": training.params()["dataset_sha256"],
          "features": training.dataset.features, "feature_version": training.dataset.version}, indent=1))
     (folder / "decision.txt").write_text(f"{decision.word}: {decision.reason}\n")
+    (folder / REFERENCE_FILE).write_text(json.dumps(
+        reference(training.dataset.matrix(), training.dataset.features).as_json()))
     (folder / "calibration.png").write_bytes(calibration_plot(training.walk.scores))
     (folder / "feature_importance.png").write_bytes(importance_plot(training.importance))
 

@@ -75,3 +75,41 @@ def render_evaluation(which: str, version: str, rows: int, figures: dict[str, In
         f"  gated - ungated     {f['gated_minus_ungated'].bp()} per trade",
         f"verdict: {verdict}",
     ])
+
+
+def fold_rows(training: Training) -> list[dict[str, object]]:
+    """The walk-forward table for an artifact: one row per fold, figures rounded, intervals shown."""
+    rows = []
+    for r in training.walk.folds:
+        x = r.figures
+        rows.append({"fold": r.fold.number, "test from": _day(r.fold.test_start), "test to": _day(r.fold.test_end),
+                     "train rows": len(r.fold.train), "test rows": len(r.fold.test), "model": r.kind,
+                     "AUC [95 %]": str(x["auc"]), "Brier [95 %]": str(x["brier"]),
+                     "base Brier": round(x["base_brier"].value, 4),
+                     "gated bp/trade": round(r.gated.mean_net * 1e4, 1), "gated trades": r.gated.trades,
+                     "ungated bp/trade": round(r.ungated.mean_net * 1e4, 1)})
+    f = training.walk.pooled
+    rows.append({"fold": "pooled", "test rows": len(training.walk.scores.y), "AUC [95 %]": str(f["auc"]),
+                 "Brier [95 %]": str(f["brier"]), "base Brier": round(f["base_brier"].value, 4),
+                 "gated bp/trade": round(f["gated_net"].value * 1e4, 1), "gated trades": training.walk.gated.trades,
+                 "ungated bp/trade": round(f["ungated_net"].value * 1e4, 1)})
+    return rows
+
+
+def decision_markdown(training: Training, decision: Decision, drift: dict[str, object] | None = None) -> str:
+    """The gate's decision and reason, with the pooled figures it rests on."""
+    f, w = training.walk.pooled, training.walk
+    started = (f"Started by `slt.model.drift` (champion version {drift.get('version')}): {drift.get('reason', '')}\n\n"
+               if drift else "")
+    return "\n".join([
+        f"## Signal model: **{decision.word}**", "", started + decision.reason, "",
+        "| figure (out of sample, pooled) | value [95 % interval] |", "|---|---|",
+        f"| AUC | {f['auc']} |",
+        f"| Brier / base rate ({w.scores.y.mean():.3f}) Brier | {f['brier']} / {f['base_brier']} |",
+        f"| Brier − base-rate Brier | {f['brier_minus_base']} |",
+        f"| ungated net per trade | {f['ungated_net'].bp()} ({w.ungated.trades} trades) |",
+        f"| gated net per trade | {f['gated_net'].bp()} ({w.gated.trades} trades) |",
+        f"| gated − ungated | {f['gated_minus_ungated'].bp()} |", "",
+        f"{training.dataset.rows} signals ({training.dataset.own_rows} the engine's own closed trades), "
+        f"{len(w.folds)} purged walk-forward folds; labels: {training.exits.describe()}.",
+    ])

@@ -30,7 +30,8 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
     again = prepare(settings)                           # again: no error, no duplicate deployment or run
     assert not again.pool_created and again.started == []
     by_name = {d["name"]: d for d in api.deployments()}
-    assert sorted(by_name) == ["candle-backfill", "regime-detection", "store-maintenance"]
+    assert sorted(by_name) == ["benchmarks", "candle-backfill", "drift-check", "health-sweep", "regime-detection",
+                              "retrain", "store-maintenance"]
     assert [s["schedule"]["interval"] for s in by_name["regime-detection"]["schedules"]] == [300.0]
     assert [s["schedule"]["cron"] for s in by_name["candle-backfill"]["schedules"]] == ["5 * * * *"]
     at_start = api.flow_runs({"flow_runs": {"tags": {"all_": ["slt-up"]}}})
