@@ -81,7 +81,7 @@ def sim_accounts(accounts: tuple[Account, ...], equity: Decimal) -> tuple[Accoun
     """One simulator account per engine account, keyed by the engine's id, each holding `equity` x weight."""
     total = sum((a.weight for a in accounts), Decimal(0)) or Decimal(1)
     return tuple(AccountSpec(f"bt-{a.id}", Secret(f"bt-{a.id}-secret"),
-                             (equity * a.weight / total).quantize(Decimal("0.00000001"))) for a in accounts)
+                             equity * a.weight / total) for a in accounts)
 
 
 class Backtest:

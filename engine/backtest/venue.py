@@ -34,6 +34,12 @@ _ERRORS: dict[int, type[e.ExchangeError]] = {
     -2011: e.OrderNotFound, -2013: e.OrderNotFound}
 
 
+def plain(value: Decimal) -> str:
+    """A number as ccxt sends it (no padding: 0.830 -> '0.83', 90000.0 -> '90000')."""
+    text = format(value.normalize(), "f")
+    return text
+
+
 def translate(exc: BinanceError, operation: str) -> e.ExchangeError:
     """The simulator's error answer as the live adapter's ccxt translation names it."""
     kind = _ERRORS.get(exc.code, e.OrderRejected)
@@ -140,7 +146,7 @@ class InProcessVenue:
     # ---- orders -----------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
         ex, operation = self.sim.exchange, f"create_order {order.symbol} {order.client_order_id}"
-        params = {"symbol": order.symbol, "side": order.side.value, "quantity": str(order.quantity),
+        params = {"symbol": order.symbol, "side": order.side.value, "quantity": plain(order.quantity),
                   "newOrderRespType": "RESULT"}
         if order.reduce_only:
             params["reduceOnly"] = "true"
@@ -148,14 +154,14 @@ class InProcessVenue:
             if order.stop_price is None:
                 raise ValueError(f"{order.type} order {order.client_order_id} needs a stop price")
             params.update(clientAlgoId=order.client_order_id, type=_ALGO[order.type], algoType="CONDITIONAL",
-                          triggerPrice=str(order.stop_price))
+                          triggerPrice=plain(order.stop_price))
             algo, events = self._run(operation, lambda: ex.place_algo(self.key, params, self.now))
             self._emit(events)
             return parse.order(payloads.algo_json(algo, ex.specs[algo.symbol]), self.account, wall_ms(),
                                order.signal_id)
         params.update(newClientOrderId=order.client_order_id, type=order.type.value)
         if order.type is OrderType.LIMIT:
-            params["price"] = str(order.price)
+            params["price"] = plain(order.price) if order.price is not None else ""
             if order.time_in_force is not None:
                 params["timeInForce"] = order.time_in_force.value
         placed, events = self._run(operation, lambda: ex.place_order(self.key, params, self.now))
