@@ -20,6 +20,7 @@ import sys
 
 from engine.config import ConfigError, Settings, load_settings
 from engine.core.errors import SltError
+from engine.health.loop import new_event_loop
 from engine.logs import setup_logging
 
 log = logging.getLogger("engine")
@@ -62,7 +63,9 @@ def main() -> int:
         return 2
     setup_logging(settings.log_level)
     try:
-        return asyncio.run(serve(settings))
+        # the loop's polls time its lag for the health monitor (engine/health/loop.py): no ticker
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(serve(settings))
     except ConfigError as exc:
         print(f"engine: {exc}", file=sys.stderr)
         return 2

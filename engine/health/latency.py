@@ -17,6 +17,7 @@ class LatencyInputs:
     cpu_percent: float                   # engine process, % of one core
     threads: int
     candle_to_ack_ms: float | None = None  # worst since the previous check; None: no order
+    loop_polls: int | None = None          # the loop's polls since it started (None: not measured)
 
 
 def evaluate(inputs: LatencyInputs, limits: Thresholds) -> ComponentHealth:
@@ -29,4 +30,6 @@ def evaluate(inputs: LatencyInputs, limits: Thresholds) -> ComponentHealth:
     found.metrics.update(loop_lag_ms=round(inputs.loop_lag_ms, 3), cpu_percent=round(inputs.cpu_percent, 1),
                          threads=inputs.threads,
                          candle_to_ack_ms=None if inputs.candle_to_ack_ms is None else round(inputs.candle_to_ack_ms, 2))
+    if inputs.loop_polls is not None:
+        found.metrics["loop_polls"] = inputs.loop_polls
     return found.result()

@@ -22,6 +22,7 @@ from engine.core.types import OrderStatus
 from engine.health.api import ApiInputs
 from engine.health.database import DatabaseInputs
 from engine.health.latency import LatencyInputs
+from engine.health.loop import PollClock, poll_clock
 from engine.health.memory import MemoryInputs
 from engine.health.trading import TradingInputs
 from engine.health.websocket import UserStreamInputs, WebsocketInputs
@@ -57,16 +58,24 @@ class _Previous:
 
 
 class LoopLag:
-    """Event-loop lag: a task that asks to wake every `tick_s` and notes how late it woke (the worst
-    since the previous `take()`). A stall longer than the tick is always seen; a wake-up costs about
-    0.2 ms of CPU here (bench `health_overhead`), so one a second, not more."""
+    """Event-loop lag: the worst lateness a callback could have seen since the previous `take()`.
+
+    On the engine's loop (`engine.health.loop.new_event_loop`) it is read from the loop's polls: the
+    longest stretch the loop went without polling, no wake-up of its own. On any other loop a task
+    asks to wake every `tick_s` and notes how late it woke (a stall longer than the tick is always
+    seen); a wake-up costs about 0.2 ms of CPU here (bench `health_overhead`), so one a second."""
 
     def __init__(self, tick_s: float = 1.0) -> None:
         self.tick_s = tick_s
         self.worst_ms = 0.0
+        self.clock: PollClock | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self.clock = poll_clock(asyncio.get_running_loop())
+        if self.clock is not None:
+            self.clock.take_ms()   # from now on, not start-up's imports
+            return
         self._task = asyncio.create_task(self._run(), name="loop-lag")
 
     async def stop(self) -> None:
@@ -82,6 +91,8 @@ class LoopLag:
             self.worst_ms = max(self.worst_ms, (loop.time() - asked - self.tick_s) * 1000)
 
     def take(self) -> float:
+        if self.clock is not None:
+            return self.clock.take_ms()
         worst, self.worst_ms = self.worst_ms, 0.0
         return max(0.0, worst)
 
@@ -192,5 +203,6 @@ class EngineProbe:
 
     # ---- latency --------------------------------------------------------------------------------
     def latency(self, candle_to_ack_ms: float | None) -> LatencyInputs:
+        clock = self.loop_lag.clock
         return LatencyInputs(self.loop_lag.take(), self.process.cpu_percent(None), self.process.num_threads(),
-                             candle_to_ack_ms)
+                             candle_to_ack_ms, None if clock is None else clock.polls)
