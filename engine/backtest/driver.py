@@ -154,6 +154,8 @@ class Backtest:
                     if self.progress is not None:
                         self.progress(run.bars, total)
         finally:
+            self.deliver(self.tap.flush())
+            await self.settle()
             await self.engine.shutdown()
         run.final_equity = self.equity()
         run.end_ms = replay.bar_open
