@@ -64,7 +64,8 @@ def test_health_sweep_alerts_once_and_benchmarks_store_a_graded_run(
     [alert] = receiver.of("engine")
     assert alert["kind"] == "alert" and f"127.0.0.1:{health_port}/health" in alert["text"]
     assert "**Engine: NOT ANSWERING**" in summary
-    assert "plantedwebhooksecret" not in summary
+    for published in (summary, table, trend):   # the planted webhook URL and the API secret appear in no artifact
+        assert "plantedwebhooksecret" not in published and sim.secret not in published
 
     assert ran["total_tests"] == 6 and ran["unmeasured"] == [] and ran["stored"] == 6
     assert [row["check"] for row in json.loads(table)] == list(CHECKS)
