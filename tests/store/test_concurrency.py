@@ -26,6 +26,28 @@ def env_for(settings: Settings) -> dict[str, str]:
     return {**keep, "SLT_DATA_DIR": str(settings.data_dir), "SLT_LOG_LEVEL": "warning"}
 
 
+def summaries(children: dict[str, subprocess.Popen[str]]) -> dict[str, dict[str, int]]:
+    """Each load child's JSON summary, once it exited cleanly."""
+    results = {}
+    for mode, child in children.items():
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, f"{mode}: {err}"
+        results[mode] = json.loads(out.strip().splitlines()[-1])
+    return results
+
+
+def assert_nothing_lost_or_doubled(settings: Settings, results: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The store holds exactly what the recorder and the writer child acknowledged, each id once."""
+    with connect(settings, read_only=True) as lake:
+        final = reader.query(lake, "SELECT (SELECT count(*) FROM lake.trade_entries) AS e, "
+                                   "(SELECT count(DISTINCT record_id) FROM lake.trade_entries) AS de, "
+                                   "(SELECT count(*) FROM lake.trade_exits) AS x, "
+                                   "(SELECT count(*) FROM lake.candles) AS c")[0]
+    assert final == {"e": results["recorder"]["entries"], "de": results["recorder"]["entries"],
+                     "x": results["recorder"]["exits"], "c": results["writer"]["candles"]}
+    return final
+
+
 @pytest.mark.slow
 @pytest.mark.integration  # child processes (the recorder load, kill -9)
 def test_recorder_writer_and_sql_readers_at_once(lake_settings: Settings) -> None:
@@ -54,19 +76,8 @@ def test_recorder_writer_and_sql_readers_at_once(lake_settings: Settings) -> Non
         if query is queries[0]:
             entries, candles = map(int, done.stdout.splitlines()[1].split(","))
             seen.append((entries, candles))
-    results = {}
-    for mode, child in children.items():
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0, f"{mode}: {err}"
-        results[mode] = json.loads(out.strip().splitlines()[-1])
-
-    with connect(lake_settings, read_only=True) as lake:
-        final = reader.query(lake, "SELECT (SELECT count(*) FROM lake.trade_entries) AS e, "
-                                   "(SELECT count(DISTINCT record_id) FROM lake.trade_entries) AS de, "
-                                   "(SELECT count(*) FROM lake.trade_exits) AS x, "
-                                   "(SELECT count(*) FROM lake.candles) AS c")[0]
-    assert final == {"e": results["recorder"]["entries"], "de": results["recorder"]["entries"],
-                     "x": results["recorder"]["exits"], "c": results["writer"]["candles"]}
+    results = summaries(children)
+    final = assert_nothing_lost_or_doubled(lake_settings, results)
     assert results["writer"]["candles"] == 25 * results["writer"]["commits"]
     assert len(seen) >= 5 and seen == sorted(seen)  # readers see commits in order, never going back
     assert seen[-1][0] <= final["e"] and seen[-1][1] <= final["c"]

@@ -4,7 +4,6 @@ recorder, a second writer and `slt sql` readers running, no row lost or doubled 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -14,12 +13,12 @@ import pytest
 
 from engine.config import Settings
 from engine.core.types import Candle
-from engine.store import connect, open_store, reader
+from engine.store import open_store, reader
 from engine.store.maintenance import maintain, summary
 from engine.store.writer import write_records
 from tests.conftest import REPO
 from tests.store.conftest import T0
-from tests.store.test_concurrency import env_for
+from tests.store.test_concurrency import assert_nothing_lost_or_doubled, env_for, summaries
 
 
 def _candles(start: int, n: int) -> list[Candle]:
@@ -76,18 +75,7 @@ def test_maintenance_while_the_recorder_writes_and_people_query(lake_settings: S
             assert done.returncode == 0, done.stderr
             seen.append(tuple(map(int, done.stdout.splitlines()[1].split(","))))
             queries += 1
-    results = {}
-    for mode, child in children.items():
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0, f"{mode}: {err}"
-        results[mode] = json.loads(out.strip().splitlines()[-1])
-    with connect(lake_settings, read_only=True) as lake:
-        final = reader.query(lake, "SELECT (SELECT count(*) FROM lake.trade_entries) AS e, "
-                                   "(SELECT count(DISTINCT record_id) FROM lake.trade_entries) AS de, "
-                                   "(SELECT count(*) FROM lake.trade_exits) AS x, "
-                                   "(SELECT count(*) FROM lake.candles) AS c")[0]
-    assert runs >= 3 and queries >= 3
-    assert results["recorder"]["flush_failures"] == 0
-    assert final == {"e": results["recorder"]["entries"], "de": results["recorder"]["entries"],
-                     "x": results["recorder"]["exits"], "c": results["writer"]["candles"]}
+    results = summaries(children)
+    assert_nothing_lost_or_doubled(lake_settings, results)
+    assert runs >= 3 and queries >= 3 and results["recorder"]["flush_failures"] == 0
     assert seen == sorted(seen)  # readers never went back in time
