@@ -84,7 +84,8 @@ def champion_version(client: Any) -> Any | None:
 
 def decide(client: Any, training: Training) -> Decision:
     """First champion: the gate on the pooled out-of-sample rows. Otherwise the challenger against
-    the champion on the out-of-sample rows after the champion's training data ended."""
+    the champion on the out-of-sample rows after the champion's training data ended, and it must
+    still pass the first champion's test: better than a weak champion is not an edge."""
     champion = champion_version(client)
     if champion is None:
         return training.decision
@@ -99,7 +100,10 @@ def decide(client: Any, training: Training) -> Decision:
     x = training.dataset.matrix()[training.walk.rows][rows]
     p = model.predict_proba(x)[:, 1] if len(rows) else np.empty(0)
     theirs = Scores(ours.y, p, ours.base, ours.net, p > threshold)
-    return against_champion(ours, theirs, training.seed)
+    relative = against_champion(ours, theirs, training.seed)
+    if relative.promote and not training.decision.promote:   # beating a weak champion is not an edge
+        return Decision(False, f"{relative.reason}; but {training.decision.reason}")
+    return relative
 
 
 def publish(training: Training, tracking_uri: str, *, code_commit: str = "unknown") -> Published:

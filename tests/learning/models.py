@@ -63,8 +63,11 @@ class RaisesAlways:
         raise RuntimeError("this model cannot score")
 
 
-def register(uri: str, model: object, names: list[str], *, threshold: float = 0.0, interval: str = "1m") -> str:
-    """Log and register one version (cloudpickle, so the test's own classes load); its number."""
+def register(uri: str, model: object, names: list[str], *, threshold: float = 0.0, interval: str = "1m",
+             metrics: dict[str, float] | None = None, reference: dict[str, object] | None = None,
+             tags: dict[str, str] | None = None) -> str:
+    """Log and register one version (cloudpickle, so the test's own classes load); its number.
+    `metrics`: the run's pooled validation figures; `reference`: its feature_reference.json."""
     import mlflow
     import mlflow.sklearn
     from mlflow.tracking import MlflowClient
@@ -73,12 +76,16 @@ def register(uri: str, model: object, names: list[str], *, threshold: float = 0.
     mlflow.set_experiment("signal-model")
     with mlflow.start_run():
         mlflow.log_params({"interval": interval, "features": len(names)})
+        if metrics:
+            mlflow.log_metrics(metrics)
+        if reference is not None:
+            mlflow.log_dict(reference, "feature_reference.json")
         with warnings.catch_warnings():   # MLflow's own modules warn about their type hints on import
             warnings.filterwarnings("ignore", message=".*type hint is inferred as AnyType", category=UserWarning)
             info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")
     version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60)
     client = MlflowClient(uri)
     for key, value in {"features": json.dumps(names), "threshold": repr(threshold), "decision": "refuse",
-                       "reason": "registered by a test"}.items():
+                       "reason": "registered by a test", **(tags or {})}.items():
         client.set_model_version_tag(MODEL_NAME, version.version, key, value)
     return str(version.version)
