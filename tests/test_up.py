@@ -21,6 +21,7 @@ from engine.child import free_port
 from engine.config import Settings
 from engine.services import Service, ServiceFailed, Supervisor, check_port_free
 from tests.conftest import REPO
+from tests.orchestration.conftest import DEPLOYMENTS
 
 pytestmark = pytest.mark.integration  # starts services as child processes
 
@@ -84,7 +85,7 @@ def test_up_starts_both_servers_and_stops_everything_on_ctrl_c(settings: Setting
     assert f"Health       http://127.0.0.1:{settings.health_port}/health  (slt health)" in out
     assert f"Metrics      http://127.0.0.1:{settings.health_port}/metrics" in out
     flows = {line.split()[1]: line for line in out.splitlines() if line.startswith("  Flows")}
-    assert set(flows) == {"candle-backfill", "regime-detection", "store-maintenance"}, out  # deployed, worker online
+    assert sorted(flows) == DEPLOYMENTS, out  # every deployment of prefect.yaml deployed, the worker online
     assert "every 300 s" in flows["regime-detection"] and "next 20" in flows["regime-detection"]
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"

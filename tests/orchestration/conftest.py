@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.config import Settings, load_settings
 from engine.orchestration import server_service
@@ -26,6 +27,11 @@ def _port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 21550-21599")
+
+
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
+DEPLOYMENTS = sorted(d["name"] for d in SPEC["deployments"])
+AT_START = sorted(d["name"] for d in SPEC["deployments"] if "at-start" in d.get("tags", []))
 
 
 @pytest.fixture

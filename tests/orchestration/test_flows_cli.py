@@ -20,6 +20,7 @@ from engine.services import Supervisor
 from engine.store import connect, init_store, open_store
 from engine.store.reader import query
 from tests.conftest import REPO
+from tests.orchestration.conftest import AT_START, DEPLOYMENTS
 from tests.sim.harness import SimHandle
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def test_backfill_and_maintenance_through_server_and_worker(server: tuple[Settin
     api = PrefectApi(settings.prefect_api_url)
     for run in api.flow_runs({"flow_runs": {"tags": {"all_": ["slt-up"]}}}):  # this test starts its own runs
         api.cancel(run["id"], "not in this test")
-    assert sorted(prepared.started) == ["candle-backfill", "store-maintenance"]
+    assert sorted(prepared.started) == AT_START
     init_store(settings)  # what slt up does before the flows run
     supervisor.launch(worker_service(settings, poll_seconds=1))
     assert wait_worker_online(api, threading.Event())
@@ -75,7 +76,7 @@ def test_backfill_and_maintenance_through_server_and_worker(server: tuple[Settin
     listing = slt(cli_env, "flows")
     assert listing.returncode == 0, listing.stderr
     rows = {line.split()[0]: line for line in listing.stdout.splitlines()[2:-1]}
-    assert set(rows) == {"candle-backfill", "regime-detection", "store-maintenance"}
+    assert sorted(rows) == DEPLOYMENTS
     assert "Completed" in rows["candle-backfill"] and "Completed" in rows["store-maintenance"]
     assert "every 300 s" in rows["regime-detection"] and "cron 5 * * * *" in rows["candle-backfill"]
 

@@ -14,7 +14,7 @@ from engine.orchestration import POOL, PrefectApi, align_schedules, cancel_late,
 from engine.services import Supervisor
 from engine.store import connect
 from engine.store.reader import query
-from tests.orchestration.conftest import wait
+from tests.orchestration.conftest import AT_START, DEPLOYMENTS, SPEC, wait
 from tests.orchestration.data import market_candles, store_candles
 
 pytestmark = pytest.mark.integration
@@ -26,12 +26,14 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
     api = PrefectApi(settings.prefect_api_url)
     first = prepare(settings)
     assert first.pool_created and api.work_pool(POOL) is not None
-    assert sorted(first.started) == ["candle-backfill", "store-maintenance"]  # the at-start runs
-    again = prepare(settings)                           # again: no error, no duplicate deployment or run
+    assert sorted(first.started) == AT_START == ["candle-backfill", "store-maintenance"]  # the at-start runs
+    automations = api.call("POST", "/automations/filter", {})
+    again = prepare(settings)                           # again: no error, no duplicate deployment, automation or run
     assert not again.pool_created and again.started == []
+    assert len(api.call("POST", "/automations/filter", {})) == len(automations)
+    assert len(automations) == sum(len(d.get("triggers", [])) for d in SPEC["deployments"])
     by_name = {d["name"]: d for d in api.deployments()}
-    assert sorted(by_name) == ["benchmarks", "candle-backfill", "drift-check", "health-sweep", "regime-detection",
-                              "retrain", "store-maintenance"]
+    assert sorted(by_name) == DEPLOYMENTS
     assert [s["schedule"]["interval"] for s in by_name["regime-detection"]["schedules"]] == [300.0]
     assert [s["schedule"]["cron"] for s in by_name["candle-backfill"]["schedules"]] == ["5 * * * *"]
     at_start = api.flow_runs({"flow_runs": {"tags": {"all_": ["slt-up"]}}})
