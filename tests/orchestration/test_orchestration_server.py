@@ -28,12 +28,17 @@ def test_deploy_cancel_late_and_a_scheduled_run_completes(server: tuple[Settings
     assert first.pool_created and api.work_pool(POOL) is not None
     assert sorted(first.started) == AT_START == ["candle-backfill", "store-maintenance"]  # the at-start runs
     automations = api.call("POST", "/automations/filter", {})
+    schedules = {d["name"]: d["schedules"] for d in api.deployments()}
     again = prepare(settings)                           # again: no error, no duplicate deployment, automation or run
     assert not again.pool_created and again.started == []
     assert len(api.call("POST", "/automations/filter", {})) == len(automations)
     assert len(automations) == sum(len(d.get("triggers", [])) for d in SPEC["deployments"])
     by_name = {d["name"]: d for d in api.deployments()}
     assert sorted(by_name) == DEPLOYMENTS
+    # interval schedules keep their fixed anchor: a redeploy (each slt up) does not push them back
+    assert {n: [s["schedule"] for s in d["schedules"]] for n, d in by_name.items()} == \
+        {n: [s["schedule"] for s in v] for n, v in schedules.items()}
+    assert by_name["retrain"]["schedules"][0]["schedule"]["anchor_date"].startswith("2026-01-01T02:00:00")
     assert [s["schedule"]["interval"] for s in by_name["regime-detection"]["schedules"]] == [300.0]
     assert [s["schedule"]["cron"] for s in by_name["candle-backfill"]["schedules"]] == ["5 * * * *"]
     at_start = api.flow_runs({"flow_runs": {"tags": {"all_": ["slt-up"]}}})
