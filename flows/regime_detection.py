@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import State
 
-from engine.core.clock import wall_ms
+from engine.core.clock import iso_utc, wall_ms
 from engine.core.intervals import HOUR_MS
 from engine.jobs import regimes
 from engine.risk.tracker import regime_interval
@@ -46,5 +46,8 @@ def regime_detection(symbols: list[str] | None = None, lookback_hours: float = 2
         log.warning("regime %s: no reading: %s", symbol, why)
     log.info("%d readings evaluated, %d stored, %d already stored; %d regime changes",
              len(run.readings), written.inserted, written.skipped, sent)
+    if not run.readings and run.latest:  # what a running engine leaves a flow: it checks on each candle's close
+        log.info("up to date: the stored readings (the engine's own, when it runs) already cover the newest candles "
+                 "(%s)", ", ".join(f"{s} {iso_utc(r.window_end)}" for s, r in sorted(run.latest.items())))
     return {"evaluated": len(run.readings), "stored": written.inserted, "changes": sent,
             "skipped": sorted(run.skipped)}
