@@ -78,3 +78,10 @@ def test_an_exchange_that_does_not_answer_is_named_in_every_check(
 def test_bad_clients_are_refused(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_cli.run(argparse.Namespace(json=False, clients=0), settings) == 2
     assert "--clients must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_live_exchange_without_keys_is_refused_before_any_request(
+        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = replace(settings, exchange="testnet")
+    assert bench_cli.run(argparse.Namespace(json=False, clients=1), mine) == 2
+    assert "SLT_API_KEY and SLT_API_SECRET are required for SLT_EXCHANGE=testnet" in capsys.readouterr().err
