@@ -30,7 +30,7 @@ from engine.config import Settings
 from engine.core.clock import ExchangeClock
 from engine.core.intervals import INTERVAL_MS
 from engine.core.secret import Secret
-from engine.core.types import Candle
+from engine.core.types import Candle, Fill, FundingPayment, TradeEntry, TradeExit
 from engine.execution.desk import Desk
 from engine.execution.reconcile import StoreView
 from engine.execution.startup import StoredState
@@ -51,6 +51,7 @@ from engine.wiring import (
 log = logging.getLogger("engine.backtest")
 EMPTY_STATE = StoredState(StoreView((), frozenset(), frozenset(), frozenset(), frozenset()), (), (), (), 0)
 SETTLE_ROUNDS = 10_000     # loop turns the engine may take to finish what one replay step started
+REPORTED = (TradeEntry, TradeExit, Fill, FundingPayment)   # what the report and the store read
 
 
 class BacktestError(Exception):
@@ -89,11 +90,12 @@ class Backtest:
 
     def __init__(self, settings: Settings, sim: Venue, accounts: tuple[Account, ...], *,
                  policy: SignalPolicy | None = None, model_available: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, keep: tuple[type, ...] | None = None) -> None:
+        """`keep`: the record types to hold (default all; `REPORTED` is what the report and store need)."""
         self.settings = settings
         self.sim = sim
         self.keys = {f"bt-{a.id}": a.id for a in accounts}
-        self.recorder = MemoryRecorder()
+        self.recorder = MemoryRecorder(keep)
         self.clock = ExchangeClock()
         self.tap = Tap(sim, settings.symbols, settings.interval, self.keys)
         self.progress = progress

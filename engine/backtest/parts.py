@@ -41,16 +41,28 @@ class InProcessStream:
 
 
 class MemoryRecorder:
-    """Every record the engine journals, in order (nothing is durable: a backtest is re-run, not resumed)."""
+    """The records the engine journals, in order (nothing is durable: a backtest is re-run, not
+    resumed). `keep`: only these types are held (the rest are counted), so a long run does not hold
+    every candle, order update and snapshot; None keeps everything (the tests compare them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: tuple[type, ...] | None = None) -> None:
         self.records: list[Recordable] = []
+        self.keep = keep
+        self.counts: dict[str, int] = {}
 
     def record(self, *records: Recordable) -> None:
-        self.records.extend(records)
+        if self.keep is None:
+            self.records.extend(records)
+            return
+        for record in records:
+            if isinstance(record, self.keep):
+                self.records.append(record)
+            else:
+                name = type(record).__name__
+                self.counts[name] = self.counts.get(name, 0) + 1
 
     def record_now(self, *records: Recordable) -> int:
-        self.records.extend(records)
+        self.record(*records)
         return len(records)
 
     async def flush(self) -> None:

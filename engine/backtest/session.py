@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from engine.accounts.account import parse_account_specs
 from engine.backtest import source
-from engine.backtest.driver import Backtest, BacktestError, Run, build_sim
+from engine.backtest.driver import REPORTED, Backtest, BacktestError, Run, build_sim
 from engine.backtest.report import Report, build_report
 from engine.config import Settings
 from engine.core.clock import iso_utc
@@ -128,7 +128,8 @@ def run_backtest(settings: Settings, request: Request, *, policy: SignalPolicy |
     if not digest:
         digest = _hash([(s, st.tape.base) for s, st in sim.market.states.items()],
                        sim.replay.start_ms, sim.replay.end_ms)
-    bt = Backtest(config, sim, accounts, policy=policy, model_available=model_available, progress=progress)
+    bt = Backtest(config, sim, accounts, policy=policy, model_available=model_available, progress=progress,
+                  keep=REPORTED)
     run = asyncio.run(bt.run(stop_at_ms=stop_at_ms))
     run.warnings += warnings
     report = report_of(run, config)

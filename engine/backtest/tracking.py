@@ -3,6 +3,8 @@ as metrics, the request as params, and report.md, equity.png and report.json as 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ def log_run(settings: Settings, outcome: Outcome, written: dict[str, Path]) -> s
     except RegistryUnavailable as exc:
         raise TrackingFailed(str(exc).replace("nothing was registered", "the backtest was not logged")) from None
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        # MLflow prints "View run ... at ..." on stdout, which must stay the report (--json)
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
             files = written or write_outputs(outcome, Path(tmp))
             return _log(client, outcome, files)
     except Exception as exc:  # noqa: BLE001 - any MLflow failure is one message
