@@ -17,12 +17,14 @@ from prefect.events import emit_event
 from engine.config import Settings
 from engine.core.errors import StoreUnavailable
 from engine.core.types import Candle, SignalRecord
-from engine.jobs import drift, freshness, outcomes
-from engine.learning.champion import Champion, read_champion
+from engine.jobs import drift, freshness, outcomes, recalibration
+from engine.learning.champion import Champion, load_model, read_champion
 from engine.learning.dataset import MarketData
+from engine.learning.incremental import publish_recalibration
 from engine.learning.labels import ExitSpec
 from engine.learning.lake_sources import Sources, training_sources
 from engine.learning.names import MODEL_NAME, RegistryUnavailable
+from engine.learning.recalibrate import Recalibrated
 from engine.learning.registry import Published, publish
 from engine.learning.training import Training, train
 from tasks import retry_on
@@ -87,3 +89,21 @@ def emit_drift(payload: dict[str, Any]) -> None:
     """`slt.model.drift` with the figures (the retrain deployment's trigger passes them on)."""
     emit_event(event=drift.EVENT, resource={"prefect.resource.id": f"slt.model.{MODEL_NAME}",
                                             "prefect.resource.name": MODEL_NAME}, payload=_plain(payload))
+
+
+@task(name="load-champion-model", **MLFLOW)
+def champion_model(tracking_uri: str, version: str) -> object:
+    return load_model(tracking_uri, version)
+
+
+@task(name="read-recalibration-rows", **STORE)
+def recalibration_rows(settings: Settings, interval: str, names: list[str], window: int) -> recalibration.Rows:
+    """The latest resolved signals with their stored feature rows."""
+    with freshness.open_reader(settings) as lake:
+        return recalibration.resolved_rows(lake, interval, names, window)
+
+
+@task(name="register-recalibration", **MLFLOW)
+def register_recalibration(tracking_uri: str, champion: Champion, result: Recalibrated, rows: recalibration.Rows,
+                           code_commit: str) -> Published:
+    return publish_recalibration(tracking_uri, champion, result, rows.x, rows.last_time, code_commit)

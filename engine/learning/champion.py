@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.learning.drift import Reference, Validation
-from engine.learning.names import shown
+from engine.learning.names import MODEL_NAME, shown
 from engine.learning.registry import REFERENCE_FILE, _client, champion_version
 
 
@@ -23,6 +23,7 @@ class Champion:
     run_id: str
     experiment_id: str
     data_end: int
+    interval: str = ""               # the candle interval it was trained on (its run's param)
 
     def run_url(self, tracking_uri: str) -> str:
         return f"{shown(tracking_uri).rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
@@ -51,4 +52,13 @@ def read_champion(tracking_uri: str) -> Champion | None:
         except Exception:  # noqa: BLE001 - an older run has no reference file
             reference = None
     return Champion(validation, json.loads(tags.get("features", "[]")), reference, version.run_id or "",
-                    str(run.info.experiment_id) if run is not None else "", int(tags.get("data_end", "0") or 0))
+                    str(run.info.experiment_id) if run is not None else "", int(tags.get("data_end", "0") or 0),
+                    run.data.params.get("interval", "") if run is not None else "")
+
+
+def load_model(tracking_uri: str, version: str) -> object:
+    """That exact version's model (scikit-learn)."""
+    _client(tracking_uri)
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")

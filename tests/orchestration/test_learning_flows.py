@@ -3,7 +3,7 @@ a DuckLake store on 127.0.0.1. With no champion drift-check says so and succeeds
 whose live outcomes stay within noise of its validation figures nothing is emitted; outcomes that
 destroy its edge make drift-check emit slt.model.drift, and the retrain deployment runs from that
 trigger with the drift figures as its parameter, then publishes its fold table, decision and a link
-to the MLflow run."""
+to the MLflow run; the recalibrate deployment refits the champion's calibration on the same ledger."""
 
 from __future__ import annotations
 
@@ -134,6 +134,12 @@ def test_drift_emits_the_event_and_the_trigger_runs_retrain(server: tuple[Settin
         assert "better than the champion" in decision and "no edge" in decision, decision
         link = artifact(api, "retrain-mlflow-run")[0]["data"]
         assert f"]({uri}/#/experiments/" in link and "/runs/" in link, link
+
+        # the incremental step on the same ledger: the champion's calibration refitted, judged, registered
+        recalibrated = run_deployment(api, by_name["recalibrate"])
+        assert recalibrated["state_type"] == "COMPLETED", recalibrated["state"]
+        text = artifact(api, "recalibrate-decision")[0]["data"]
+        assert f"## Recalibration of version {version}:" in text and "refitted on 800 resolved signals" in text, text
     finally:
         stop(mlflow)
         if old is None:
