@@ -1,6 +1,7 @@
 """`slt model`: the signal model's versions in MLflow (`SLT_MLFLOW_TRACKING_URI`).
 
-    slt model                               # champion and challenger: version, decision, reason, figures
+    slt model                               # champion and challenger: version, decision, reason, figures;
+                                            # the version the engine serves, since when, live figures
     slt model promote VERSION               # make VERSION champion by hand (recorded on the version)
     slt model rollback                      # champion back to the version it replaced (recorded)
     slt model evaluate --model champion|challenger|VERSION --candles FILE... [--funding ...] [--mark ...] [--json]
@@ -58,7 +59,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     uri = settings.mlflow_tracking_uri
     try:
         if args.action == "show":
-            return _show(overview(uri), args.json)
+            found = overview(uri)
+            code = _show(found, args.json)
+            if not args.json:
+                _engine(settings, found)
+            return code
         if args.action == "promote":
             if not args.version:
                 print("slt model promote: which version? (slt model promote VERSION)", file=sys.stderr)
@@ -89,6 +94,57 @@ def _show(found: dict[str, dict[str, str] | None], as_json: bool) -> int:
             if key not in ("version", "decision"):
                 print(f"  {key:20} {value}")
     return 0
+
+
+def _engine(settings: Settings, found: dict[str, dict[str, str] | None]) -> None:
+    """The version the running engine serves, since when, and its live figures next to validation."""
+    from engine.core.errors import StoreUnavailable
+    from engine.learning.live import live_figures, serving
+    from engine.store import connect
+
+    try:
+        lake = connect(settings, read_only=True)
+    except StoreUnavailable:
+        print("engine: no store yet (it has not run)")
+        return
+    with lake:
+        state = serving(lake)
+        if state is None:
+            print("engine: no model event recorded (the engine has not run since online learning landed)")
+            return
+        if state.version is None:
+            print(f"engine: the bootstrap policy since {iso_utc(state.since)} ({state.status}: {state.message})")
+            return
+        champion = found.get("champion") or {}
+        tags = _tags(settings, state.version)
+        live = live_figures(lake, state.version, tags.get("base_rate"), tags.get("threshold"))
+    print(f"engine: serving version {state.version} since {iso_utc(state.since)} (last: {state.status})")
+    if champion.get("version") == state.version:
+        print(f"  validation           Brier {champion.get('brier', '-')}, base Brier {champion.get('base_brier', '-')}, "
+              f"{champion.get('gated / ungated net', '')}")
+    if live.get("resolved"):
+        parts = [f"{live['resolved']} resolved", f"win rate {live['win_rate']:.1%}",
+                 f"mean p {live['mean_probability']:.3f}", f"Brier {live['brier']:.4f}"]
+        if "base_brier" in live:
+            parts.append(f"base Brier {live['base_brier']:.4f}")
+        if "gated_net_bp" in live:
+            parts.append(f"gated {live['gated_net_bp']:+.1f} bp per trade on {live['gated_trades']}")
+        print("  live                 " + ", ".join(parts))
+    else:
+        print("  live                 no resolved prediction yet")
+
+
+def _tags(settings: Settings, version: str) -> dict[str, float]:
+    """The version's base rate and threshold tags (REST, no model load)."""
+    from engine.learning.names import MODEL_NAME
+    from engine.learning.serving import MlflowModels, NotFound
+
+    try:
+        got = MlflowModels(settings.mlflow_tracking_uri).get("model-versions/get", name=MODEL_NAME, version=version)
+    except (NotFound, RegistryUnavailable):
+        return {}
+    tags = {t["key"]: t["value"] for t in got["model_version"].get("tags", [])}
+    return {k: float(tags[k]) for k in ("base_rate", "threshold") if k in tags}
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:

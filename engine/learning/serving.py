@@ -66,7 +66,8 @@ class MlflowModels:
             self._auth = "Basic " + base64.b64encode(token.encode()).decode()
         self._base = self.shown.rstrip("/")
 
-    def _get(self, path: str, **query: str) -> dict[str, Any]:
+    def get(self, path: str, **query: str) -> dict[str, Any]:
+        """One GET of the REST API; NotFound for a 4xx answer, RegistryUnavailable when it does not answer."""
         request = urllib.request.Request(f"{self._base}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(query)}")
         if self._auth:
             request.add_header("Authorization", self._auth)
@@ -83,7 +84,7 @@ class MlflowModels:
     def champion(self) -> VersionInfo | None:
         """The version the `champion` alias points at, None when there is none (no model, no alias)."""
         try:
-            found = self._get("registered-models/alias", name=MODEL_NAME, alias=CHAMPION)
+            found = self.get("registered-models/alias", name=MODEL_NAME, alias=CHAMPION)
         except NotFound:
             return None
         v = found["model_version"]
@@ -103,7 +104,7 @@ class MlflowModels:
         interval = ""
         if info.run_id:
             try:
-                params = self._get("runs/get", run_id=info.run_id)["run"]["data"].get("params", [])
+                params = self.get("runs/get", run_id=info.run_id)["run"]["data"].get("params", [])
                 interval = next((p["value"] for p in params if p["key"] == "interval"), "")
             except NotFound:
                 interval = ""
@@ -133,7 +134,8 @@ class ModelWatch:
         self.state = status
         now = self.now_ms()
         (log.warning if status in ("refused", "unavailable", "fallback") else log.info)("model: %s", message)
-        self.record(HealthEvent(f"{COMPONENT}:{status}:{now}:{self.polls}", COMPONENT, status, message,
+        detail = json.dumps({"serving": self.policy.slot.version})   # what the engine serves after this
+        self.record(HealthEvent(f"{COMPONENT}:{status}:{now}:{self.polls}", COMPONENT, status, message, detail,
                                 event_time=now, received_time=wall_ms()))
 
     async def poll(self) -> None:

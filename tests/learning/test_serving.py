@@ -6,14 +6,19 @@ scorings; a removed alias returns to the bootstrap policy; MLflow down changes n
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from engine.child import free_port
-from engine.core.types import Candle, HealthEvent
+from engine.cli import model as model_cli
+from engine.cli.tables import iso_utc
+from engine.config import Settings
+from engine.core.types import Candle, HealthEvent, Side, SignalOutcome, SignalRecord
 from engine.indicators import IndicatorStream
 from engine.learning.names import CHAMPION, MODEL_NAME
 from engine.learning.registry import promote
@@ -21,6 +26,8 @@ from engine.learning.serving import MlflowModels, ModelWatch
 from engine.signals import safe_evaluate
 from engine.signals.features import FeatureBook
 from engine.signals.model import ModelPolicy, ModelSlot
+from engine.store import connect, init_store
+from engine.store.writer import write_records
 from tests.learning.models import NanOnLive, fit_logistic, minute_history, register
 
 pytestmark = pytest.mark.integration
@@ -56,7 +63,8 @@ def fitted() -> tuple[object, list[str]]:
     return fit_logistic(minute_history(SYMBOLS, bars=4000))
 
 
-async def test_the_watch_serves_refuses_and_falls_back(mlflow_uri: str, fitted: tuple[object, list[str]]) -> None:
+async def test_the_watch_serves_refuses_and_falls_back(mlflow_uri: str, fitted: tuple[object, list[str]],
+                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model, names = fitted
     events: list[HealthEvent] = []
     policy = ModelPolicy(FeatureBook(SYMBOLS, "1m"), ModelSlot(max_failures=3))
@@ -134,3 +142,19 @@ async def test_the_watch_serves_refuses_and_falls_back(mlflow_uri: str, fitted: 
     stop.set()
     await asyncio.wait_for(task, 10)
     assert policy.slot.version == good
+
+    # `slt model` reads the engine's model events from the store: what it serves, since when, live figures
+    settings = Settings(data_dir=tmp_path / "data", mlflow_port=int(mlflow_uri.rsplit(":", 1)[1]))
+    init_store(settings)
+    signals = [SignalRecord(f"s{i}", "signal-model", "ETHUSDT", "1m", Side.BUY, 0.4, 0.5, 1.0, 1.0, True, "model",
+                            "", 1_000 + i, 2_000 + i, 3_000 + i, model_version=good) for i in range(4)]
+    with connect(settings) as lake:
+        write_records(lake, [*events, *signals, *(SignalOutcome(f"s{i}", "ETHUSDT", 0.01 if i % 2 else -0.01,
+                                                                i % 2, 9_000) for i in range(4))])
+    parser = argparse.ArgumentParser()
+    model_cli.add_arguments(parser)
+    assert model_cli.run(parser.parse_args([]), settings) == 0
+    out = capsys.readouterr().out
+    served_at = next(e for e in reversed(events) if e.status == "served").event_time
+    assert f"engine: serving version {good} since {iso_utc(served_at)}" in out, out
+    assert "live                 4 resolved, win rate 50.0%, mean p 0.500, Brier 0.2500" in out, out
