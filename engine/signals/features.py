@@ -60,11 +60,46 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else NAN
 
 
-def _std(values: list[float]) -> float:
-    """Sample standard deviation (ddof 1), NaN when any value is NaN, like polars' rolling_std."""
-    n = len(values)
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+class RollingStd:
+    """The sample standard deviation (ddof 1) of the last `window` values, NaN until there are that
+    many or while a NaN is among them (polars' rolling_std). Running sums make it O(1) per bar; they
+    are recomputed exactly every `REFRESH` bars, so rounding cannot accumulate (a test holds the
+    values to 1e-9 of the batch column)."""
+
+    REFRESH = 512
+    __slots__ = ("window", "_values", "_s1", "_s2", "_nans", "_since")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self._values: deque[float] = deque(maxlen=window)
+        self._s1 = self._s2 = 0.0
+        self._nans = 0
+        self._since = 0
+
+    def push(self, value: float) -> float:
+        values = self._values
+        if len(values) == self.window:
+            old = values[0]
+            if math.isnan(old):
+                self._nans -= 1
+            else:
+                self._s1 -= old
+                self._s2 -= old * old
+        values.append(value)
+        if math.isnan(value):
+            self._nans += 1
+        else:
+            self._s1 += value
+            self._s2 += value * value
+        self._since += 1
+        if self._since >= self.REFRESH:
+            finite = [v for v in values if not math.isnan(v)]
+            self._s1, self._s2, self._since = math.fsum(finite), math.fsum(v * v for v in finite), 0
+        n = len(values)
+        if n < self.window or self._nans:
+            return NAN
+        mean = self._s1 / n
+        return math.sqrt(max(0.0, (self._s2 - n * mean * mean) / (n - 1)))
 
 
 class FundingState:
@@ -101,7 +136,7 @@ class FeatureStream:
         self.interval = interval
         self._interval_ms = INTERVAL_MS[interval]
         self._log_close: deque[float] = deque(maxlen=max(RETURN_HORIZONS) + 1)
-        self._one_bar: deque[float] = deque(maxlen=max(VOLATILITY_HORIZONS))
+        self._vol = {k: RollingStd(k) for k in VOLATILITY_HORIZONS}
         self._volume: deque[float] = deque(maxlen=VOLUME_WINDOW)
         self._day: int | None = None
         self._day_close = NAN
@@ -121,8 +156,7 @@ class FeatureStream:
         """The features of this closed candle (every name of `BAR_FEATURES` and `EXTRA_FEATURES`)."""
         close, atr = candle.close, ind.atr
         log_close = math.log(close) if close > 0 else NAN
-        if self._log_close:
-            self._one_bar.append(log_close - self._log_close[-1])
+        one_bar = log_close - self._log_close[-1] if self._log_close else None
         self._log_close.append(log_close)
         self._volume.append(candle.volume)
         day = candle.open_time // DAY_MS
@@ -145,9 +179,8 @@ class FeatureStream:
         closes = self._log_close
         for k in RETURN_HORIZONS:
             f[f"ret_{k}"] = log_close - closes[-1 - k] if len(closes) > k else NAN
-        bars = list(self._one_bar)
-        for k in VOLATILITY_HORIZONS:
-            f[f"vol_{k}"] = _std(bars[-k:]) if len(bars) >= k else NAN
+        for k, rolling in self._vol.items():
+            f[f"vol_{k}"] = rolling.push(one_bar) if one_bar is not None else NAN
         f["range_atr"] = _ratio(candle.high - candle.low, atr)
         f["body_atr"] = _ratio(close - candle.open, atr)
         mean_volume = sum(self._volume) / VOLUME_WINDOW if len(self._volume) == VOLUME_WINDOW else NAN

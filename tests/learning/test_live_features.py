@@ -30,7 +30,7 @@ def test_feature_names_are_the_datasets() -> None:
 
 def test_live_features_equal_the_batch_columns(history: list[MarketData]) -> None:
     data = history[1]   # ETHUSDT, 6000 real 1h bars
-    data = MarketData(data.symbol, data.interval, data.candles.sort("open_time")[:1500], data.mark, data.funding)
+    data = MarketData(data.symbol, data.interval, data.candles.sort("open_time")[:4000], data.mark, data.funding)
     batch = market_features(data)
     stream, features = IndicatorStream(data.symbol, data.interval), FeatureStream(data.symbol, data.interval)
     live = []
@@ -46,7 +46,7 @@ def test_live_features_equal_the_batch_columns(history: list[MarketData]) -> Non
             else:
                 assert got == pytest_approx(want), (i, name, got, want)
             compared += 1
-    assert compared > 40_000
+    assert compared > 150_000
 
 
 def pytest_approx(value: float) -> object:
@@ -81,3 +81,17 @@ def test_context_columns_come_from_btc_on_the_same_bar(history: list[MarketData]
     assert FeatureBook(("ETHUSDT",), "1h").names == feature_names(context=False)
     np.testing.assert_equal(len(book.names), len(set(book.names)))
     assert pl  # polars imported for the fixtures' frames
+
+
+def test_rolling_std_is_nan_while_a_nan_is_in_the_window_and_exact_after_refreshes() -> None:
+    import statistics
+
+    from engine.signals.features import RollingStd
+
+    rolling = RollingStd(5)
+    values = [0.001 * ((i * 7919) % 13 - 6) for i in range(2000)]
+    values[100] = math.nan
+    out = [rolling.push(v) for v in values]
+    assert all(math.isnan(x) for x in out[:4]) and all(math.isnan(x) for x in out[100:105])
+    for i in (4, 99, 105, 1999):
+        assert out[i] == pytest_approx(statistics.stdev(values[i - 4:i + 1]))
