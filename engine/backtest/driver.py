@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from engine.accounts.account import Account
 from engine.backtest.parts import InProcessFeed, InProcessStream, MemoryRecorder
+from engine.backtest.policies import build_policy
 from engine.backtest.tap import Tap
 from engine.backtest.venue import InProcessVenue
 from engine.config import Settings
@@ -35,7 +36,8 @@ from engine.execution.desk import Desk
 from engine.execution.reconcile import StoreView
 from engine.execution.startup import StoredState
 from engine.runtime import Engine, Parts
-from engine.signals import SignalPolicy
+from engine.signals.features import warmup_bars
+from engine.signals.model import ServedModel
 from engine.sim.options import AccountSpec, SimOptions
 from engine.sim.venue import Venue
 from engine.wiring import (
@@ -78,6 +80,12 @@ class Run:
     stopped_at: int | None = None
 
 
+def engine_warmup(settings: Settings) -> int:
+    """The bars the engine warms up on before trading (as `engine.wiring.build_engine`: the indicators'
+    and the model features' need)."""
+    return max(settings.warmup_bars, warmup_bars(settings.interval))
+
+
 def sim_accounts(accounts: tuple[Account, ...], equity: Decimal) -> tuple[AccountSpec, ...]:
     """One simulator account per engine account, keyed by the engine's id, each holding `equity` x weight."""
     total = sum((a.weight for a in accounts), Decimal(0)) or Decimal(1)
@@ -89,9 +97,11 @@ class Backtest:
     """One run over `sim`'s tape. `options` must be the ones `sim` was built with."""
 
     def __init__(self, settings: Settings, sim: Venue, accounts: tuple[Account, ...], *,
-                 policy: SignalPolicy | None = None, model_available: bool = False,
-                 progress: Callable[[int, int], None] | None = None, keep: tuple[type, ...] | None = None) -> None:
-        """`keep`: the record types to hold (default all; `REPORTED` is what the report and store need)."""
+                 model: ServedModel | None = None, progress: Callable[[int, int], None] | None = None,
+                 keep: tuple[type, ...] | None = None) -> None:
+        """`model`: the version the policy serves (None: the bootstrap proposals, as the live engine with
+        no champion); `keep`: the record types to hold (default all; `REPORTED` is what the report and
+        the store need)."""
         self.settings = settings
         self.sim = sim
         self.keys = {f"bt-{a.id}": a.id for a in accounts}
@@ -109,7 +119,8 @@ class Backtest:
             venue = InProcessVenue(sim, f"bt-{account.id}", account.id, self.tap.dispatch)
             self.desks.append(build_desk(spec, recorder=self.recorder, clock=self.clock, pnl=pnl, hooks=hooks,
                                          venue=venue, stream=lambda _sync: InProcessStream()))
-        trader = build_trader(settings, self.desks, self.clock, policy=policy, model_available=model_available)
+        policy = build_policy(settings, lambda: trader, self.desks[0].manager.record, self.clock, model)
+        trader = build_trader(settings, self.desks, self.clock, policy=policy, features=policy.features)
         self.trader = trader
         self.feed = InProcessFeed()
 
@@ -117,7 +128,7 @@ class Backtest:
             return {a: EMPTY_STATE for a in ids}, {}
 
         self.engine = Engine(Parts(desks=self.desks, trader=trader, clock=self.clock, interval=settings.interval,
-                                   warmup_bars=settings.warmup_bars, load_state=load_state,
+                                   warmup_bars=engine_warmup(settings), load_state=load_state,
                                    make_feed=lambda _resume, _symbols: self.feed, symbols=settings.symbols,
                                    rule=protection_rule(settings), leverage=settings.leverage))
 

@@ -17,14 +17,14 @@ import pyarrow.parquet as pq
 
 from engine.accounts.account import parse_account_specs
 from engine.backtest import source
-from engine.backtest.driver import REPORTED, Backtest, BacktestError, Run, build_sim
+from engine.backtest.driver import REPORTED, Backtest, BacktestError, Run, build_sim, engine_warmup
 from engine.backtest.report import Report, build_report
 from engine.config import Settings
 from engine.core.clock import iso_utc
 from engine.core.intervals import INTERVAL_MS, align
 from engine.core.secret import Secret
 from engine.core.types import Fill, FundingPayment, TradeEntry, TradeExit
-from engine.signals import SignalPolicy
+from engine.signals.model import ServedModel
 from engine.sim.options import SimOptions
 
 log = logging.getLogger("engine.backtest")
@@ -89,7 +89,7 @@ def prepare(settings: Settings, request: Request) -> tuple[Settings, SimOptions,
     options = SimOptions(data_dir=settings.market_data_dir or settings.data_dir / "market",
                          ticks_per_bar=request.ticks_per_bar)
     if request.candles:
-        first = None if request.start_ms is None else request.start_ms - (settings.warmup_bars + 1) * step
+        first = None if request.start_ms is None else request.start_ms - (engine_warmup(settings) + 1) * step
         loaded = source.load(request.candles, request.interval, start_ms=first, end_ms=request.end_ms)
         symbols = tuple(request.symbols) or tuple(item.symbol for item in loaded)
         loaded = [item for item in loaded if item.symbol in symbols]
@@ -102,7 +102,7 @@ def prepare(settings: Settings, request: Request) -> tuple[Settings, SimOptions,
                                 f"{', '.join(str(f) for f in item.files)} (the symbol is silent through them)")
         config = backtest_settings(settings, request, symbols)
         tapes, specs, start, end = source.tapes(loaded, request.marks, request.funding,
-                                                warmup_bars=config.warmup_bars + 1)
+                                                warmup_bars=engine_warmup(config) + 1)
         if request.start_ms is not None:
             start = max(start, int(align(request.start_ms, request.interval)))
         digest = _hash([(s, t.base) for s, t in tapes.items()])
@@ -110,14 +110,13 @@ def prepare(settings: Settings, request: Request) -> tuple[Settings, SimOptions,
             warnings, digest
     config = backtest_settings(settings, request, request.symbols or settings.symbols)
     start = request.start_ms if request.start_ms is not None else bundled_start(
-        options.data_dir, config.symbols, request.interval, config.warmup_bars)
+        options.data_dir, config.symbols, request.interval, engine_warmup(config))
     options = dataclasses.replace(options, start_ms=int(align(start, request.interval)), end_ms=request.end_ms)
     return config, options, None, warnings, ""
 
 
-def run_backtest(settings: Settings, request: Request, *, policy: SignalPolicy | None = None,
-                 model_available: bool = False, progress: Callable[[int, int], None] | None = None,
-                 stop_at_ms: int | None = None) -> Outcome:
+def run_backtest(settings: Settings, request: Request, *, model: ServedModel | None = None,
+                 progress: Callable[[int, int], None] | None = None, stop_at_ms: int | None = None) -> Outcome:
     config, options, tapes, warnings, digest = prepare(settings, request)
     try:
         sim, accounts = build_sim(config, options, request.equity, tapes)
@@ -128,8 +127,7 @@ def run_backtest(settings: Settings, request: Request, *, policy: SignalPolicy |
     if not digest:
         digest = _hash([(s, st.tape.base) for s, st in sim.market.states.items()],
                        sim.replay.start_ms, sim.replay.end_ms)
-    bt = Backtest(config, sim, accounts, policy=policy, model_available=model_available, progress=progress,
-                  keep=REPORTED)
+    bt = Backtest(config, sim, accounts, model=model, progress=progress, keep=REPORTED)
     run = asyncio.run(bt.run(stop_at_ms=stop_at_ms))
     run.warnings += warnings
     report = report_of(run, config)

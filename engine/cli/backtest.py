@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.backtest.driver import BacktestError
     from engine.backtest.markdown import summary
     from engine.backtest.output import write_outputs
-    from engine.backtest.policies import PolicyError, policy_for
+    from engine.backtest.policies import PolicyError, choose
     from engine.backtest.session import run_backtest
     from engine.backtest.source import SourceError
 
@@ -101,9 +101,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("engine").setLevel(logging.WARNING)
     try:
         request = request_of(args)
-        policy, model_available, label = policy_for(args.policy, settings)
-        outcome = run_backtest(settings, request, policy=policy, model_available=model_available,
-                               progress=_progress(args.quiet or args.json))
+        choice = choose(args.policy, settings)
+        label = choice.label
+        outcome = run_backtest(settings, request, model=choice.model, progress=_progress(args.quiet or args.json))
     except (SourceError, BacktestError, PolicyError, ConfigError, ValueError) as exc:
         print(f"slt backtest: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.child import free_port
 from engine.cli import main
 from engine.config import load_settings
 from engine.store.lake import connect
@@ -49,10 +50,14 @@ def test_backtest_writes_report_plot_and_store_rows(env: Path, capsys: pytest.Ca
     assert runs[0][1] == body["trades"]["trades"] and Decimal(str(runs[0][2])) == Decimal(body["curve"]["net_pnl"])
 
 
-def test_bad_arguments_are_one_line_and_exit_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_are_one_line_and_exit_2(env: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["backtest", "--equity", "-5", "--no-store"]) == 2
     assert "--equity must be > 0" in capsys.readouterr().err
     assert main(["backtest", "--from", "2024-03-02", "--to", "2024-03-01", "--no-store"]) == 2
     assert "--to must be after --from" in capsys.readouterr().err
+    assert main(["backtest", "--policy", "latest", "--no-store"]) == 2
+    assert "--policy must be bootstrap, champion, challenger or model:VERSION" in capsys.readouterr().err
+    monkeypatch.setenv("SLT_MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     assert main(["backtest", "--policy", "champion", "--no-store"]) == 2
-    assert "--policy champion" in capsys.readouterr().err
+    assert "--policy: MLflow at http://127.0.0.1:" in capsys.readouterr().err
