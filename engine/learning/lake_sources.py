@@ -16,6 +16,8 @@ from engine.learning.sources import _EMPTY_FUNDING, _EMPTY_MARK, bundled
 from engine.store import connect, reader
 
 BARS = ("open_time", "open", "high", "low", "close", "volume")
+OWN_SCHEMA = {"symbol": pl.String, "open_time": pl.Int64, "label_end": pl.Int64, "features": pl.String,
+              "net_return": pl.Float64, "policy": pl.String, "model_version": pl.String}
 OWN_TRADES_SQL = """
 SELECT l.symbol, l.candle_open_time AS open_time, l.resolved_time AS label_end, s.features,
        l.outcome_net_return AS net_return, l.policy, l.model_version
@@ -57,7 +59,7 @@ def training_sources(settings: Settings, symbols: tuple[str, ...], interval: str
         lake = connect(settings, read_only=True)
     except StoreUnavailable as exc:
         history = [bundled(market, s, interval) for s in symbols]
-        return Sources(history, pl.DataFrame(schema={"symbol": pl.String}), 0, f"no store ({exc}); bundled history only")
+        return Sources(history, pl.DataFrame(schema=OWN_SCHEMA), 0, f"no store ({exc}); bundled history only")
     with lake:
         history, added = [], 0
         for symbol in symbols:
@@ -72,9 +74,6 @@ def training_sources(settings: Settings, symbols: tuple[str, ...], interval: str
             data = extend(base, stored)
             added += data.candles.height - base.candles.height
             history.append(data)
-        own = pl.DataFrame(reader.query(lake, OWN_TRADES_SQL, [interval]) or None,
-                           schema={"symbol": pl.String, "open_time": pl.Int64, "label_end": pl.Int64,
-                                   "features": pl.String, "net_return": pl.Float64, "policy": pl.String,
-                                   "model_version": pl.String})
+        own = pl.DataFrame(reader.query(lake, OWN_TRADES_SQL, [interval]) or None, schema=OWN_SCHEMA)
     return Sources(history, own, added, f"store: {added} candles beyond the bundled history, {own.height} own "
                                         f"closed trades on {interval}")

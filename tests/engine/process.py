@@ -92,6 +92,8 @@ def engine_env(sim: SimHandle, data_dir: Path, **extra: str) -> dict[str, str]:
                 # test-only: admit every bootstrap signal so a short replay trades a lot
                 "BOOTSTRAP_MIN_CONFIDENCE": "0", "BOOTSTRAP_MIN_WIN_PROBABILITY": "0",
                 "SLT_USER_POLL_SECONDS": "0.5", "SLT_EXCHANGE_TIMEOUT": "5", "SLT_HEALTH_PORT": str(free_port()),
+                # no MLflow unless a test starts one: a server someone runs on the default port is not polled
+                "SLT_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
                 **extra})
     return env
 

@@ -104,5 +104,8 @@ def test_the_store_extends_the_history_and_gives_the_engine_s_own_trades(setting
                                                                                          "3")
     # the exit carries the round trip's fees
     assert own["net_return"] == pytest.approx((10 - 0.5) / 1000) and json.loads(own["features"]) == row
+    alone = training_sources(Settings(data_dir=settings.data_dir / "elsewhere"), ("BTCUSDT",), "1h", MARKET)
+    assert alone.own_trades == 0 and alone.note.startswith("no store") and alone.store_candles == 0
+    assert merge_own(Dataset(pl.DataFrame(schema={"symbol": pl.String}), []), alone.own).own_rows == 0
     with pytest.raises(DataError, match="no candles for BTCUSDT 1m"):    # neither a file nor stored bars
         training_sources(settings, ("BTCUSDT",), "1m", MARKET)

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from engine.child import stop
-from engine.config import Settings
+from engine.config import Settings, load_settings
 from engine.core.types import Side, SignalOutcome, SignalRecord
 from engine.learning.drift import reference
 from engine.learning.registry import promote
-from engine.orchestration import PrefectApi, prepare, worker_service
+from engine.orchestration import PrefectApi, align_schedules, prepare, worker_service
 from engine.services import Supervisor
 from engine.store import init_store, open_store
 from engine.store.writer import write_records
@@ -73,6 +73,12 @@ def run_deployment(api: PrefectApi, deployment: dict[str, Any]) -> dict[str, Any
                 and r["state_type"] in FINAL and r, timeout=300)
 
 
+def by_hand(api: PrefectApi, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deployment's runs that no schedule created (the trigger's, or this test's)."""
+    return [r for r in api.flow_runs({"deployments": {"id": {"any_": [deployment["id"]]}}})
+            if not r["auto_scheduled"]]
+
+
 def artifact(api: PrefectApi, key: str) -> list[dict[str, Any]]:
     return api.call("POST", "/artifacts/filter", {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC"})
 
@@ -88,7 +94,9 @@ def test_drift_emits_the_event_and_the_trigger_runs_retrain(server: tuple[Settin
         api = PrefectApi(settings.prefect_api_url)
         prepare(settings)
         by_name = {d["name"]: d for d in api.deployments()}
-        for deployment in by_name.values():                 # only the runs this test starts
+        for deployment in by_name.values():                 # only the runs this test starts (and retrain's schedule)
+            if deployment["name"] == "retrain":
+                continue
             for schedule in deployment.get("schedules", []):
                 api.call("DELETE", f"/deployments/{deployment['id']}/schedules/{schedule['id']}")
         for run in api.flow_runs({"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}):
@@ -113,15 +121,14 @@ def test_drift_emits_the_event_and_the_trigger_runs_retrain(server: tuple[Settin
         assert held["state_type"] == "COMPLETED", held["state"]
         text = artifact(api, "drift-check")[0]["data"]
         assert "**Decision: no drift.**" in text, text
-        assert not api.flow_runs({"deployments": {"id": {"any_": [by_name["retrain"]["id"]]}}})
+        assert not by_hand(api, by_name["retrain"])
 
         predictions(settings, version, names, signal=0.0, start=T0 + 10**9, n=600, seed=2)  # the edge is gone
         drifted = run_deployment(api, by_name["drift-check"])
         assert drifted["state_type"] == "COMPLETED", drifted["state"]
         assert "**Decision: drift.**" in artifact(api, "drift-check")[0]["data"]
         assert artifact(api, "drift-check-features")
-        retrain = wait("the retrain run the trigger started", lambda: api.flow_runs(
-            {"deployments": {"id": {"any_": [by_name["retrain"]["id"]]}}}), timeout=120)[0]
+        retrain = wait("the retrain run the trigger started", lambda: by_hand(api, by_name["retrain"]), timeout=120)[0]
         assert retrain["parameters"]["drift"]["version"] == version
         assert retrain["parameters"]["drift"]["drifted"] is True
         done = wait("retrain to finish", lambda: (r := api.call("GET", f"/flow_runs/{retrain['id']}"))
@@ -140,6 +147,16 @@ def test_drift_emits_the_event_and_the_trigger_runs_retrain(server: tuple[Settin
         assert recalibrated["state_type"] == "COMPLETED", recalibrated["state"]
         text = artifact(api, "recalibrate-decision")[0]["data"]
         assert f"## Recalibration of version {version}:" in text and "refitted on 800 resolved signals" in text, text
+
+        # the schedule (not a hand-made run) starts retrain: its interval aligned to a short ML_RETRAIN_INTERVAL_HOURS
+        fast = load_settings({**env, "ML_RETRAIN_INTERVAL_HOURS": "0.006"}, env_file=tmp_path / "no.env")
+        assert "retrain" in align_schedules(api, fast)
+        scheduled = wait("a completed scheduled retrain", lambda: [r for r in api.flow_runs({
+            "deployments": {"id": {"any_": [by_name["retrain"]["id"]]}},
+            "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}) if r["auto_scheduled"]], timeout=400)[0]
+        assert scheduled["auto_scheduled"] is True
+        folds = [a for a in artifact(api, "retrain-folds") if a["flow_run_id"] == scheduled["id"]]
+        assert folds and folds[0]["type"] == "table"
     finally:
         stop(mlflow)
         if old is None:
