@@ -9,6 +9,8 @@ the model policy over the bootstrap proposals, every signal carrying its feature
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,7 +59,8 @@ def load(settings: Settings, which: str) -> ServedModel:
             found = source.get("registered-models/alias", name=MODEL_NAME, alias=which)["model_version"]
         info = VersionInfo(str(found["version"]), found.get("run_id", ""),
                            {t["key"]: t["value"] for t in found.get("tags", [])})
-        return source.load(info)
+        with contextlib.redirect_stdout(sys.stderr):   # MLflow's download messages: stdout is the report
+            return source.load(info)
     except NotFound:
         raise PolicyError(f"--policy: MLflow at {source.shown} has no {MODEL_NAME} "
                           f"{'version' if which.isdigit() else 'alias'} {which}") from None
