@@ -56,3 +56,12 @@ def test_schedules_equal_the_settings_defaults() -> None:
     declared = {d["name"]: [s["interval"] for s in d.get("schedules", []) if "interval" in s] for d in SPEC["deployments"]}
     for name, seconds in wanted.items():
         assert declared[name] == [seconds]
+
+
+def test_interval_schedules_have_a_fixed_anchor() -> None:
+    """Without anchor_date every deploy (each `slt up`) re-anchors an interval schedule at that moment,
+    so a restart more often than the interval would keep pushing its next run back."""
+    for deployment in SPEC["deployments"]:
+        for schedule in deployment.get("schedules", []):
+            if "interval" in schedule:
+                assert schedule.get("anchor_date") and schedule.get("timezone") == "UTC", deployment["name"]
