@@ -1,8 +1,9 @@
 """The engine's model watch against a real MLflow server (engine.learning.serving): no champion means
 the bootstrap policy and one health event; a promoted version is loaded by its number and served; a
-version whose features differ, that was trained on another interval, or whose artifact does not load
-is refused with the reason; a model that fails on live rows falls back to the previous one after three
-scorings; a removed alias returns to the bootstrap policy; MLflow down changes nothing but is said."""
+version whose features differ, that was trained on another interval, whose artifact does not load or
+that raises on a known input is refused with the reason; a model that fails on live rows falls back
+to the previous one after three scorings; a removed alias returns to the bootstrap policy; MLflow
+down changes nothing but is said."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from engine.signals.features import FeatureBook
 from engine.signals.model import ModelPolicy, ModelSlot
 from engine.store import connect, init_store
 from engine.store.writer import write_records
-from tests.learning.models import NanOnLive, fit_logistic, minute_history, register
+from tests.learning.models import NanOnLive, RaisesAlways, fit_logistic, minute_history, register
 
 pytestmark = pytest.mark.integration
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -108,6 +109,12 @@ async def test_the_watch_serves_refuses_and_falls_back(mlflow_uri: str, fitted: 
     await watch.poll()
     assert events[-1].status == "refused" and "does not load" in events[-1].message, events[-1]
     assert policy.slot.version == good
+
+    raising = register(mlflow_uri, RaisesAlways(), names, threshold=0.3)
+    promote(mlflow_uri, raising)
+    await watch.poll()
+    assert events[-1].status == "refused" and "known input" in events[-1].message
+    assert "RuntimeError: this model cannot score" in events[-1].message and policy.slot.version == good
 
     nan = register(mlflow_uri, NanOnLive(model), names, threshold=0.3)
     promote(mlflow_uri, nan)
