@@ -156,17 +156,14 @@ class Lake:
     @contextmanager
     def write_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One DuckLake transaction, serialised with every other writer of this catalog."""
-        if self.read_only:
-            raise StoreUnavailable("the lake is attached read-only")
-        self.check()
-        with _CatalogLock(self.catalog.lock_path):
-            self.con.execute("BEGIN TRANSACTION")
+        with self.exclusive() as con:
+            con.execute("BEGIN TRANSACTION")
             try:
-                yield self.con
+                yield con
             except BaseException:
-                self.con.execute("ROLLBACK")
+                con.execute("ROLLBACK")
                 raise
-            self.con.execute("COMMIT")
+            con.execute("COMMIT")
 
     @contextmanager
     def exclusive(self) -> Iterator[duckdb.DuckDBPyConnection]:
