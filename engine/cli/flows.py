@@ -72,11 +72,23 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def unknown_params(deployment: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """The names in `params` the deployment's flow does not take (its parameter schema's properties)."""
+    schema = deployment.get("parameter_openapi_schema") or {}
+    if "properties" not in schema:
+        return []  # no schema published: the server is the judge
+    return sorted(set(params) - set(schema["properties"]))
+
+
 def follow(api: PrefectApi, name: str, params: dict[str, Any], timeout: float, poll: float = 0.5) -> int:
     """Start a run of deployment `name`, print each state it goes through, then its artifacts."""
     found = {d["name"]: d for d in api.deployments()}
     if name not in found:
         raise ValueError(f"no deployment named {name!r}; there are: {', '.join(sorted(found)) or 'none'}")
+    if (unknown := unknown_params(found[name], params)):
+        accepted = sorted((found[name].get("parameter_openapi_schema") or {}).get("properties") or {})
+        raise ValueError(f"{name} has no parameter {', '.join(unknown)} (it takes: {', '.join(accepted) or 'none'}); "
+                         "the server would accept the run and every run would fail")
     if (api.work_pool(POOL) or {}).get("status") != "READY":
         print(f"slt flows: no worker is online on pool {POOL!r}: the run waits until one is "
               "(`slt up` starts one; not with --no-flows)", file=sys.stderr)

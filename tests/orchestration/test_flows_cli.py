@@ -80,5 +80,8 @@ def test_backfill_and_maintenance_through_server_and_worker(server: tuple[Settin
     assert "Completed" in rows["candle-backfill"] and "Completed" in rows["store-maintenance"]
     assert "every 300 s" in rows["regime-detection"] and "cron 5 * * * *" in rows["candle-backfill"]
 
+    wrong = slt(cli_env, "flows", "run", "candle-backfill", "-p", "lookback=2")  # refused before any run exists
+    assert wrong.returncode == 1 and "candle-backfill has no parameter lookback" in wrong.stderr, wrong.stderr
+
     missing = slt(cli_env, "flows", "run", "no-such-flow")
     assert missing.returncode == 1 and "no deployment named 'no-such-flow'" in missing.stderr
