@@ -117,7 +117,10 @@ def flow_overhead() -> BenchResult:
         finally:
             supervisor.stop()
             for key, value in old.items():
-                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     return BenchResult("flow_overhead", median(walls), "s", "the same work as plain function calls, same store",
                        median(plain), higher_is_better=False, target="report",
                        extra={"runs": RUNS, "worker_poll_s": 1.0, "plain_s": plain, "through_server_s": walls,
