@@ -9,12 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from sklearn.inspection import permutation_importance
-from threadpoolctl import threadpool_limits
 
-from engine.core.priority import train_threads
 from engine.learning.dataset import Dataset, MarketData, build_dataset
 from engine.learning.gate import Decision, first_champion
+from engine.learning.importance import importance
 from engine.learning.labels import ExitSpec
 from engine.learning.model import Fitted, fit, split_for_calibration
 from engine.learning.own import merge_own
@@ -93,9 +91,6 @@ def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int 
     final = fit(x, y, net, open_time, label_end, embargo, seed, dataset.weights())
     _, held_out = split_for_calibration(open_time, label_end, embargo)
     held_out = held_out[-IMPORTANCE_ROWS:]
-    with threadpool_limits(train_threads()):
-        shuffled = permutation_importance(final.model, x[held_out], y[held_out], scoring="neg_brier_score",
-                                          n_repeats=2, random_state=seed)
-    importance = dict(zip(dataset.features, map(float, shuffled.importances_mean), strict=True))
+    shuffled = importance(final.model, x[held_out], y[held_out], dataset.features, seed)
     return Training(dataset, interval, exits, seed, walk, final, first_champion(walk.scores, seed, walk.pooled),
-                    importance)
+                    shuffled)
