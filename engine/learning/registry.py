@@ -11,10 +11,10 @@ and the version are complete, so no alias ever points at a half-registered versi
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,7 @@ from engine.learning.names import (
     RegistryUnavailable,
     shown,
 )
+from engine.learning.plots import calibration_svg, importance_svg
 from engine.learning.training import Training
 
 RETRIES = 3
@@ -136,22 +137,19 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
             "base_rate": repr(training.final.base_rate)}
     with mlflow.start_run(run_name=f"train {training.dataset.version}") as run:
         mlflow.log_params({**training.params(), "code_commit": code_commit})
-        mlflow.log_metrics({k: v for k, v in training.metrics().items() if np.isfinite(v)})
-        for fold in training.walk.folds:
-            mlflow.log_metrics({f"fold_{k}": float(v) for k, v in fold.row().items()
-                                if isinstance(v, float) and np.isfinite(v)}, step=fold.fold.number)
         mlflow.set_tags(tags)
-        with tempfile.TemporaryDirectory() as tmp:
-            write_artifacts(Path(tmp), training, decision)
-            mlflow.log_artifacts(tmp)
         with warnings.catch_warnings():  # MLflow's own modules warn about their type hints on import
             warnings.filterwarnings("ignore", message=".*type hint is inferred as AnyType", category=UserWarning)
             info = mlflow.sklearn.log_model(training.final.model, name="model", signature=signature,
                                             input_example=example, skops_trusted_types=TRUSTED_TYPES,
                                             pip_requirements=requirements())
-    version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60)
-    for key, value in tags.items():
-        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
+        # After the model, so the figures go in one batch linked to it: logged before, MLflow would
+        # re-read every metric's history (one request each) to link the step-0 ones to the model.
+        client.log_batch(run.info.run_id, metrics=run_metrics(training, info.model_id))
+        with tempfile.TemporaryDirectory() as tmp:
+            write_artifacts(Path(tmp), training, decision)
+            mlflow.log_artifacts(tmp)
+    version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60, tags=tags)
     previous = champion_version(client)
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
     aliases = [CHALLENGER]
@@ -163,6 +161,19 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
     return Published(run.info.run_id, str(version.version), decision, tuple(aliases), str(run.info.experiment_id))
 
 
+def run_metrics(training: Training, model_id: str) -> list[Any]:
+    """The pooled figures (step 0, linked to the logged model) and each fold's as `fold_*` at step
+    = fold number; non-finite values are left out (MLflow stores them badly)."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    out = [Metric(k, float(v), now, 0, model_id=model_id) for k, v in training.metrics().items() if np.isfinite(v)]
+    for fold in training.walk.folds:
+        out += [Metric(f"fold_{k}", float(v), now, fold.fold.number) for k, v in fold.row().items()
+                if isinstance(v, float) and np.isfinite(v)]
+    return out
+
+
 def requirements() -> list[str]:
     """What loading the model needs, pinned as installed (MLflow would otherwise infer it by
     importing the model in a child process, which takes seconds)."""
@@ -172,7 +183,7 @@ def requirements() -> list[str]:
 
 
 def write_artifacts(folder: Path, training: Training, decision: Decision) -> None:
-    """walk_forward.json, dataset.json, decision.txt, calibration.png, feature_importance.png, and
+    """walk_forward.json, dataset.json, decision.txt, calibration.svg, feature_importance.svg, and
     feature_reference.json (the training rows' deciles per feature, what drift-check compares with)."""
     (folder / "walk_forward.json").write_text(json.dumps(training.walk.table(), indent=1, default=float))
     (folder / "dataset.json").write_text(json.dumps(
@@ -181,51 +192,8 @@ def write_artifacts(folder: Path, training: Training, decision: Decision) -> Non
     (folder / "decision.txt").write_text(f"{decision.word}: {decision.reason}\n")
     (folder / REFERENCE_FILE).write_text(json.dumps(
         reference(training.dataset.matrix(), training.dataset.features).as_json()))
-    (folder / "calibration.png").write_bytes(calibration_plot(training.walk.scores))
-    (folder / "feature_importance.png").write_bytes(importance_plot(training.importance))
-
-
-def calibration_plot(scores: Scores, bins: int = 10) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    edges = np.quantile(scores.p, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, scores.p, side="right") - 1, 0, bins - 1)
-    used = [b for b in range(bins) if (which == b).any()]
-    predicted = [scores.p[which == b].mean() for b in used]
-    observed = [scores.y[which == b].mean() for b in used]
-    figure, axes = plt.subplots(figsize=(5, 5))
-    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
-    axes.plot(predicted, observed, marker="o", label="model (out of sample)")
-    axes.axhline(scores.y.mean(), color="red", linewidth=0.8, label=f"base rate {scores.y.mean():.3f}")
-    axes.set(xlabel="predicted win probability", ylabel="observed win rate", title="Calibration")
-    axes.legend()
-    return _png(figure)
-
-
-def importance_plot(importance: dict[str, float], top: int = 25) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ranked = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top]
-    figure, axes = plt.subplots(figsize=(6, 8))
-    axes.barh([k for k, _ in ranked][::-1], [v for _, v in ranked][::-1])
-    axes.set(xlabel="Brier increase when shuffled", title="Feature importance (permutation)")
-    figure.tight_layout()
-    return _png(figure)
-
-
-def _png(figure: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return buffer.getvalue()
+    (folder / "calibration.svg").write_text(calibration_svg(training.walk.scores))
+    (folder / "feature_importance.svg").write_text(importance_svg(training.importance))
 
 
 def _version(client: Any, which: str) -> Any:

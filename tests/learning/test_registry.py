@@ -59,7 +59,7 @@ def test_a_run_is_logged_registered_and_refused_without_edge(mlflow_uri: str, tr
     assert run.data.params["code_commit"] == "abc123" and run.data.params["interval"] == "1h"
     assert {"auc", "auc_low", "auc_high", "brier", "base_brier", "gated_net", "ungated_net"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(published.run_id)}
-    assert {"walk_forward.json", "calibration.png", "feature_importance.png", "dataset.json"} <= artifacts
+    assert {"walk_forward.json", "calibration.svg", "feature_importance.svg", "dataset.json"} <= artifacts
     import mlflow.sklearn
     model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHALLENGER}")
     x = training.dataset.matrix()[:50]
