@@ -25,6 +25,7 @@ from decimal import Decimal
 from engine.accounts.account import Account
 from engine.backtest.parts import InProcessFeed, InProcessStream, MemoryRecorder
 from engine.backtest.policies import build_policy
+from engine.backtest.stepper import Stepper
 from engine.backtest.tap import Tap
 from engine.backtest.venue import InProcessVenue
 from engine.config import Settings
@@ -98,16 +99,18 @@ class Backtest:
 
     def __init__(self, settings: Settings, sim: Venue, accounts: tuple[Account, ...], *,
                  model: ServedModel | None = None, progress: Callable[[int, int], None] | None = None,
-                 keep: tuple[type, ...] | None = None) -> None:
+                 keep: tuple[type, ...] | None = None, full_path: bool = False) -> None:
         """`model`: the version the policy serves (None: the bootstrap proposals, as the live engine with
         no champion); `keep`: the record types to hold (default all; `REPORTED` is what the report and
-        the store need)."""
+        the store need); `full_path`: run every symbol at every path point (`Replay.step_once`) instead
+        of skipping the points of symbols at which nothing can happen (`Stepper`; the same run)."""
         self.settings = settings
         self.sim = sim
         self.keys = {f"bt-{a.id}": a.id for a in accounts}
         self.recorder = MemoryRecorder(keep)
         self.clock = ExchangeClock()
         self.tap = Tap(sim, settings.symbols, settings.interval, self.keys)
+        self.stepper = None if full_path else Stepper(sim, self.tap)
         self.progress = progress
         pnl = market_pnl(settings)
         trader = None
@@ -155,6 +158,8 @@ class Backtest:
                 run.steps += 1
                 await self.settle()
                 if observe is not None:
+                    if self.stepper is not None:
+                        self.stepper.materialize()     # what it observes is the full path's state
                     observe(run.steps)
                 if closed_bar:
                     run.bars += 1

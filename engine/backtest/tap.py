@@ -22,7 +22,7 @@ throttle, 1 s of replay time, kept)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +62,8 @@ class Tap:
         self._funding: dict[str, tuple[int, float]] = {}           # symbol -> (next funding time, rate)
         self._announced: dict[str, int] = {}                       # symbol -> funding time last delivered
         self._sent: dict[str, int] = {}                            # markPrice@1s throttle per symbol
+        self.changes = 0                                            # exchange events seen (any state change)
+        self.step_once: Callable[[], bool] = sim.replay.step_once  # one path point (a Stepper replaces it)
         replay = sim.replay
         replay.hub = self            # the replay publishes market payloads here
         replay.dispatch = self.dispatch
@@ -118,6 +120,7 @@ class Tap:
         """Exchange-core events as the account's user-data stream parses them."""
         specs = self.sim.exchange.specs
         for event in events:
+            self.changes += 1
             account = self.accounts.get(event.account)
             if account is None:
                 continue
@@ -131,7 +134,7 @@ class Tap:
     def step(self) -> list[Delivered]:
         """Run one path point of the replay; what it published (bar closes last, as the replay does)."""
         self._acted = False
-        self.sim.replay.step_once()
+        self.step_once()
         if self._closes:
             now = self.sim.replay.now_ms
             for close in self._closes:

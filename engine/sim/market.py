@@ -149,28 +149,42 @@ class Market:
         ticks: list[Tick] = []
         closes: list[BarClose] = []
         for state in self.states.values():
-            base = state.tape.base
-            on_bar = 0 <= state.index < len(base) and int(base.open_time[state.index]) == bar_open
-            index = state.index if on_bar else base.index_of(bar_open)
+            index = self.locate(state, bar_open)
             if index < 0:
                 continue                   # no data for this symbol here
-            state.index = index
-            prices, marks = state.path(index)
-            price, mark = float(prices[k]), float(marks[k])
-            volume = float(base.volume[index])
-            state.step_qty = round(volume / (self.ticks + 1), 8)
-            if k == 0 or state.bar is None or state.bar.open_time != bar_open:
-                state.bar = Partial(bar_open, price, price, price, price, 0.0)
-            buyer_maker = price < state.price
-            state.price, state.mark, state.k = price, mark, k
-            state.bar.fold(price, price, price, 0.0)
-            state.bar.volume = round(volume * (k + 1) / (self.ticks + 1), 8)
-            state.agg_id += 1
-            state.book_id += 1
-            ticks.append(Tick(state.symbol, time, price, mark, state.step_qty, buyer_maker))
+            ticks.append(self.advance_state(state, index, bar_open, k, time))
             if k == self.ticks:
                 closes += self._close_bar(state, index)
         return ticks, closes
+
+    def locate(self, state: SymbolState, bar_open: int) -> int:
+        """The index of the bar opening at `bar_open` in `state`'s tape (-1: none), found from where it is."""
+        base = state.tape.base
+        if 0 <= state.index < len(base) and int(base.open_time[state.index]) == bar_open:
+            return state.index
+        return base.index_of(bar_open)
+
+    def advance_state(self, state: SymbolState, index: int, bar_open: int, k: int, time: int) -> Tick:
+        """One symbol to path point k of its bar `index` (opening at `bar_open`); its tick."""
+        base = state.tape.base
+        state.index = index
+        prices, marks = state.path(index)
+        price, mark = float(prices[k]), float(marks[k])
+        volume = float(base.volume[index])
+        state.step_qty = round(volume / (self.ticks + 1), 8)
+        if k == 0 or state.bar is None or state.bar.open_time != bar_open:
+            state.bar = Partial(bar_open, price, price, price, price, 0.0)
+        buyer_maker = price < state.price
+        state.price, state.mark, state.k = price, mark, k
+        state.bar.fold(price, price, price, 0.0)
+        state.bar.volume = round(volume * (k + 1) / (self.ticks + 1), 8)
+        state.agg_id += 1
+        state.book_id += 1
+        return Tick(state.symbol, time, price, mark, state.step_qty, buyer_maker)
+
+    def close_bar(self, state: SymbolState, index: int) -> list[BarClose]:
+        """After the bar's last point: the bars of every interval that closed with it."""
+        return self._close_bar(state, index)
 
     def override(self, symbol: str, time: int, price: float | None, mark: float | None) -> Tick:
         """Admin price injection: move the last and/or mark price off the tape until the next step."""

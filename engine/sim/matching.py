@@ -189,6 +189,23 @@ class Exchange:
         events += self._liquidate(quote.symbol, quote.time)
         return events
 
+    def quiet(self, symbol: str) -> bool:
+        """True when a new quote of `symbol` can only replace its quote: no conditional order waits on
+        it, no order rests on it and no account holds it (nothing to trigger, fill or liquidate)."""
+        return not self._algos[symbol] and not self._resting[symbol] and not self._exposed[symbol]
+
+    def waiting(self, symbol: str) -> list[AlgoOrder]:
+        """The conditional orders a quote of `symbol` is checked against, in time priority."""
+        return list(self._algos[symbol].values())
+
+    def resting(self, symbol: str) -> list[SimOrder]:
+        """The orders resting on `symbol`'s book, in time priority."""
+        return list(self._resting[symbol].values())
+
+    def holders(self, symbol: str) -> set[str]:
+        """The accounts holding a position in `symbol` (checked for liquidation on its quotes)."""
+        return self._exposed[symbol]
+
     def apply_funding(self, symbol: str, rate: Decimal, now: int) -> list[Event]:
         mark = self.quotes[symbol].mark
         events: list[Event] = []
