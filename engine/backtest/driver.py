@@ -154,9 +154,12 @@ class Backtest:
                     run.stopped_at = stop_at_ms
                     break
                 closed_bar = replay.k == self.sim.market.ticks
-                self.deliver(self.tap.step())
+                events = self.tap.step()
+                if events:
+                    self.deliver(events)
                 run.steps += 1
-                await self.settle()
+                if self.tap.out or self.busy():
+                    await self.settle()        # (else it would return at once: nothing pending, nobody busy)
                 if observe is not None:
                     if self.stepper is not None:
                         self.stepper.materialize()     # what it observes is the full path's state
@@ -196,17 +199,21 @@ class Backtest:
             pending = self.tap.take()
             if pending:
                 self.deliver(pending)
-            if not pending and not any(d.manager.busy or d.sync._tasks for d in self.desks):
+            if not pending and not self.busy():
                 return
             await asyncio.sleep(0)
         raise BacktestError(f"the engine did not settle within {SETTLE_ROUNDS} loop turns at "
                             f"{self.sim.replay.now_ms}")
 
+    def busy(self) -> bool:
+        """An order task or an account sync task of the engine has not finished."""
+        return any(d.manager.busy or d.sync._tasks for d in self.desks)
+
     # ---- observations -------------------------------------------------------------------------
     def equity(self) -> Decimal:
         """The accounts' summed equity as the exchange values it (wallet + unrealised at mark)."""
         ex = self.sim.exchange
-        return sum((ex.risk(k).equity for k in self.keys), Decimal(0))
+        return sum((ex.equity(k) for k in self.keys), Decimal(0))
 
     def exposure(self) -> Decimal:
         ex = self.sim.exchange

@@ -45,6 +45,8 @@ class Stepper:
         self._calm: dict[str, tuple[int, int, int, bool]] = {}      # symbol -> (bar, changes, from point, calm)
         self._accounts: dict[str, tuple[int, int, bool]] = {}       # account -> (bar, changes, calm)
         self._ranges: dict[str, tuple[int, tuple[Decimal, Decimal]]] = {}   # symbol -> (bar, its marks' range)
+        self._bar = -1
+        self._rows: list[tuple[int, SymbolState, int, list[float], list[float]]] = []
         self.skipped = 0
         tap.step_once = self.step_once
 
@@ -56,26 +58,37 @@ class Stepper:
         if r.finished:
             return False
         bar_open, k = r.bar_open, r.k
+        if self._bar != bar_open:
+            self._begin_bar(bar_open)
         time = bar_open + int(m.offsets[k])
         closing = k == m.ticks
         r.now_ms = time
-        for order, state in enumerate(self.states):
-            index = m.locate(state, bar_open)
-            if index < 0:
-                continue                                     # no data for this symbol here
+        lagging, sent, marks_held = self.lagging, tap._sent, tap._marks
+        for order, state, index, prices, marks in self._rows:
             symbol = state.symbol
-            if not closing and self._skippable(state, index, k, time):
-                self.lagging[symbol] = (state, index, order)
-                self._note_tick(state, index, time, k)
-                continue
-            if symbol in self.lagging:
+            if not closing:
+                publish = time - sent.get(symbol, -1000) >= 1000      # Tap.publish_tick's throttle
+                if publish:                                           # ... and no funding time to announce
+                    funding = tap._funding.get(symbol)
+                    calm = funding is not None and time < funding[0] and tap._announced.get(symbol) == funding[0]
+                else:
+                    calm = True
+                if calm and (ex.quiet(symbol) or self._calm_from(state, index, k)):
+                    if symbol not in lagging:
+                        lagging[symbol] = (state, index, order)
+                    self.skipped += 1
+                    if publish and symbol in tap.symbols:             # what publish_tick does with the tick
+                        sent[symbol] = time
+                        marks_held[symbol] = (time, marks[k], prices[k])
+                    continue
+            if symbol in lagging:
                 self._catch_up(symbol, k - 1)
-                del self.lagging[symbol]
+                del lagging[symbol]
             tick = m.advance_state(state, index, bar_open, k, time)
             if closing:
                 tap._closes.extend(m.close_bar(state, index))
             r.publish_tick(tick)
-            if self.lagging:
+            if lagging:
                 self._held_to_point(order, k)
             r.dispatch(ex.update_quote(state.quote(time)))
         for close in tap._closes:
@@ -101,14 +114,15 @@ class Stepper:
             self._materialize(self.replay.k - 1)
 
     # ---- skipping ----------------------------------------------------------------------------------
-    def _skippable(self, state: SymbolState, index: int, k: int, time: int) -> bool:
-        """Nothing at this point but a replaced quote and, if the throttle lets it through, a held mark."""
-        symbol, tap = state.symbol, self.tap
-        if time - tap._sent.get(symbol, -1000) >= 1000:      # publish_tick holds the mark: no announcement?
-            funding = tap._funding.get(symbol)
-            if funding is None or time >= funding[0] or tap._announced.get(symbol) != funding[0]:
-                return False
-        return self.exchange.quiet(symbol) or self._calm_from(state, index, k)
+    def _begin_bar(self, bar_open: int) -> None:
+        """Where each symbol's bar is in its tape (as `Market.locate`) and its path as floats."""
+        self._bar = bar_open
+        self._rows = []
+        for order, state in enumerate(self.states):
+            index = self.market.locate(state, bar_open)
+            if index >= 0:                                   # (no data for this symbol here: it sits out)
+                prices, marks = state.path(index)
+                self._rows.append((order, state, index, prices.tolist(), marks.tolist()))
 
     def _calm_from(self, state: SymbolState, index: int, k: int) -> bool:
         """Nothing of `symbol` can trigger, fill or liquidate at the bar's points from k to the last but one."""
@@ -161,16 +175,6 @@ class Stepper:
             self._ranges[symbol] = known
         low, high = known[1]
         return min(low, quote.mark), max(high, quote.mark)
-
-    def _note_tick(self, state: SymbolState, index: int, time: int, k: int) -> None:
-        """What `Tap.publish_tick` does with this tick, the mark and price read off the path."""
-        tap, symbol = self.tap, state.symbol
-        self.skipped += 1
-        if symbol not in tap.symbols or time - tap._sent.get(symbol, -1000) < 1000:
-            return
-        tap._sent[symbol] = time
-        prices, marks = state.path(index)
-        tap._marks[symbol] = (time, float(marks[k]), float(prices[k]))
 
     # ---- catching up -------------------------------------------------------------------------------
     def _held_to_point(self, order: int, k: int) -> None:

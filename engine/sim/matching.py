@@ -62,6 +62,13 @@ class Exchange:
     def risk(self, key: str) -> AccountRisk:
         return assess(self.accounts[key], self.marks(), self.specs)
 
+    def equity(self, key: str) -> Decimal:
+        """`risk(key).equity` (wallet + unrealised PnL at the marks) without the margin figures."""
+        account = self.accounts[key]
+        quotes = self.quotes
+        return account.wallet + sum((p.unrealized(quotes[p.symbol].mark) for p in account.positions.values()
+                                     if p.amount), ZERO)
+
     def marks(self) -> dict[str, Decimal]:
         return {s: q.mark for s, q in self.quotes.items()}
 

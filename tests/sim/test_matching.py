@@ -308,3 +308,16 @@ def test_fast_liquidation_check_agrees_with_the_full_assessment(wallet, a, b, ea
     isolated, cross = at_risk(account, marks, SPECS)
     assert isolated == [r.symbol for r in risk.positions if isolated_liquidatable(r)]
     assert cross == cross_liquidatable(risk)
+
+
+@settings(max_examples=100, deadline=None)
+@given(wallet=st.decimals(min_value=0, max_value=5000, places=2), a=amounts, b=amounts, ea=prices, eb=prices,
+       ma=prices, mb=prices)
+def test_equity_is_the_full_assessments_equity(wallet, a, b, ea, eb, ma, mb) -> None:  # type: ignore[no-untyped-def]
+    ex = Exchange(SPECS)
+    account = ex.add_account("k", Secret("s"), wallet)
+    account.positions = {"BTCUSDT": Position("BTCUSDT", a, ea if a else D(0)),
+                         "ETHUSDT": Position("ETHUSDT", b, eb if b else D(0))}
+    for symbol, mark in (("BTCUSDT", ma), ("ETHUSDT", mb)):
+        ex.quotes[symbol] = Quote.at(SPECS[symbol].instrument, mark, mark, 0)
+    assert ex.equity("k") == ex.risk("k").equity
