@@ -1,10 +1,14 @@
 """Learning benchmarks (issue #13), on the bundled 1h history of BTCUSDT, ETHUSDT and XRPUSDT.
 
-* retrain_time: a full training as `slt train` runs it (dataset, walk-forward with its bootstrap
-  intervals, final fit, permutation importance, logging and registering in a real MLflow server on
-  127.0.0.1) against the bare scikit-learn fits it contains (each fold's and the final model's
-  `engine.learning.model.fit` on the same rows), timed in the same run. Target ratio <= 1.5; the
-  absolute time is reported too (aim: under 5 minutes on 2 cores).
+* retrain_time: a full training as `slt train` runs it (dataset, final fit, walk-forward with its
+  bootstrap intervals, permutation importance, logging and registering in a real MLflow server on
+  127.0.0.1, through `engine.learning.publisher` as the command does: its worker process is started
+  and shut down inside the timed region) against the bare scikit-learn fits it contains (each
+  fold's and the final model's `engine.learning.model.fit` on the same rows), timed in the same
+  run, right after it. Three such pairs; the one with the median ratio is reported, all three in
+  `extra`, with the training's seconds per stage (for work done in the worker beside the fits, the
+  time the training waited for it). Target ratio <= 1.5; the absolute time is reported too (aim:
+  under 5 minutes on 2 cores).
 * dataset_build: features and labels for that history (`build_dataset`) against the indicator batch
   alone (`engine.indicators.compute`, numpy backend, the same candles). Report.
 """
@@ -22,16 +26,17 @@ from engine.child import answers, free_port, spawn_logged, stop, wait_ready
 from engine.cli.up import services
 from engine.config import Settings
 from engine.indicators import compute
-from engine.learning.dataset import Dataset, build_dataset
+from engine.learning.dataset import Dataset, MarketData, build_dataset
 from engine.learning.labels import ExitSpec
 from engine.learning.model import fit
-from engine.learning.registry import publish
+from engine.learning.publisher import Publisher
 from engine.learning.sources import bundled
 from engine.learning.training import train
 from engine.learning.validation import embargo_ms, walk_forward_folds
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
 EXITS = ExitSpec()
+PAIRS = 3
 
 
 def run() -> list[BenchResult]:
@@ -51,24 +56,36 @@ def run() -> list[BenchResult]:
         try:
             wait_ready(server, lambda: answers(service.health_url or ""), what="mlflow", timeout=120,
                        log=service.log_file)
-            started = time.perf_counter()
-            training = train(history, EXITS)
-            publish(training, settings.mlflow_tracking_uri, code_commit="bench")
-            full_s = time.perf_counter() - started
+            pairs = [one_pair(history, dataset, settings.mlflow_tracking_uri) for _ in range(PAIRS)]
         finally:
             stop(server)
-    fits_s = bare_fits(dataset)
     load = machine_load()
+    full_s, fits_s, stages = sorted(pairs, key=lambda p: p[0] / p[1])[len(pairs) // 2]
     return [
         BenchResult("retrain_time", full_s, "s", "bare scikit-learn fits (5 folds + final)", fits_s,
                     higher_is_better=False, target="<= 1.5",
                     extra={"signals": dataset.rows, "features": len(dataset.features), "aim": "< 300 s",
-                           "machine_load": load}),
+                           "stages_s": stages, "machine_load": load,
+                           "pairs": [{"full_s": round(f, 3), "fits_s": round(r, 3), "ratio": round(f / r, 3)}
+                                     for f, r, _ in pairs]}),
         BenchResult("dataset_build", dataset_s, "s", "indicator batch alone (numpy backend)", indicators_s,
                     higher_is_better=False, target="report",
                     extra={"signals": dataset.rows, "bars": sum(d.candles.height for d in history),
                            "machine_load": load}),
     ]
+
+
+def one_pair(history: list[MarketData], dataset: Dataset, tracking_uri: str) -> tuple[float, float, dict[str, float]]:
+    """(full training and publishing, bare fits, the training's seconds per stage)."""
+    started = time.perf_counter()
+    with Publisher(tracking_uri, code_commit="bench") as publisher:
+        training = train(history, EXITS, on_final=publisher.on_final, executor=publisher)
+        trained = time.perf_counter()
+        publisher.publish(training)
+        published = time.perf_counter()
+    full_s = time.perf_counter() - started   # with the worker's shutdown
+    stages = {**training.timings, "mlflow": published - trained, "worker_shutdown": started + full_s - published}
+    return full_s, bare_fits(dataset), {k: round(v, 3) for k, v in stages.items()}
 
 
 def bare_fits(dataset: Dataset) -> float:

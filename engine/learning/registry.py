@@ -16,13 +16,15 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from engine.core.errors import SltError
+from engine.learning.dataset import Dataset
 from engine.learning.drift import reference
 from engine.learning.gate import Decision, against_champion, common_rows
 from engine.learning.metrics import Scores
@@ -39,15 +41,20 @@ from engine.learning.names import (
 from engine.learning.plots import calibration_svg, importance_svg
 from engine.learning.training import Training
 
+T = TypeVar("T")
 RETRIES = 3
 TIMEOUT_S = 10
 REFERENCE_FILE = "feature_reference.json"
+# MLflow's client reports usage to the internet unless told not to (the servers `slt up` starts are
+# told too): no network beyond the tracking server, and no exit-time flush of a telemetry queue.
+NO_TELEMETRY = "MLFLOW_DISABLE_TELEMETRY"
 
 
 def _client(tracking_uri: str) -> Any:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(RETRIES))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(TIMEOUT_S))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault(NO_TELEMETRY, "true")
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -111,8 +118,19 @@ def publish(training: Training, tracking_uri: str, *, code_commit: str = "unknow
     """Log, register and alias one training; raises RegistryUnavailable when MLflow is down and
     RegistrationFailed (no alias moved) when it fails on the way."""
     client = _client(tracking_uri)
+
+    def steps() -> Published:
+        run_id, info = start(training.final.model, example_rows(training.dataset.matrix()), run_name(training.dataset),
+                             {**training.params(), "code_commit": code_commit})
+        return finish(client, training, run_id, info)
+
+    return translated(tracking_uri, steps)
+
+
+def translated(tracking_uri: str, steps: Callable[[], T]) -> T:
+    """`steps()`, with whatever MLflow raised on the way turned into RegistrationFailed."""
     try:
-        return _publish(client, training, code_commit)
+        return steps()
     except SltError:
         raise
     except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the aliases are set last
@@ -121,34 +139,62 @@ def publish(training: Training, tracking_uri: str, *, code_commit: str = "unknow
                                  "no alias was moved") from exc
 
 
-def _publish(client: Any, training: Training, code_commit: str) -> Published:
+def example_rows(x: np.ndarray) -> np.ndarray:
+    """The input example logged with the model."""
+    return x[:5]
+
+
+def run_name(dataset: Dataset) -> str:
+    return f"train {dataset.version}"
+
+
+def start(model: Any, example: np.ndarray, name: str, params: dict[str, Any]) -> tuple[str, Any]:
+    """Start the training's run (left active) and log its params and its model with a signature and
+    the input example: what needs only the final model. (run id, MLflow's ModelInfo)."""
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    decision = decide(client, training)
     mlflow.set_experiment(EXPERIMENT)
-    x = training.dataset.matrix()
-    example = x[:5]
-    signature = infer_signature(example, training.final.model.predict_proba(example))
-    tags = {"decision": decision.word, "reason": decision.reason, "threshold": repr(training.final.threshold),
-            "data_end": str(training.data_end), "feature_version": training.dataset.version,
-            "features": json.dumps(training.dataset.features), "model": training.final.kind,
-            "base_rate": repr(training.final.base_rate)}
-    with mlflow.start_run(run_name=f"train {training.dataset.version}") as run:
-        mlflow.log_params({**training.params(), "code_commit": code_commit})
-        mlflow.set_tags(tags)
+    signature = infer_signature(example, model.predict_proba(example))
+    run = mlflow.start_run(run_name=name)
+    try:
+        mlflow.log_params(params)
         with warnings.catch_warnings():  # MLflow's own modules warn about their type hints on import
             warnings.filterwarnings("ignore", message=".*type hint is inferred as AnyType", category=UserWarning)
-            info = mlflow.sklearn.log_model(training.final.model, name="model", signature=signature,
-                                            input_example=example, skops_trusted_types=TRUSTED_TYPES,
-                                            pip_requirements=requirements())
+            info = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
+                                            skops_trusted_types=TRUSTED_TYPES, pip_requirements=requirements())
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    return run.info.run_id, info
+
+
+def finish(client: Any, training: Training, run_id: str, info: Any) -> Published:
+    """The rest, once the walk-forward is done: the gate's decision, tags, figures and artifacts on
+    the run started by `start` (then ended), and the version registered with its tags; the aliases
+    last, so no alias ever points at an incomplete version. A failure ends the run as FAILED."""
+    import mlflow
+
+    try:
+        decision = decide(client, training)
+        tags = {"decision": decision.word, "reason": decision.reason, "threshold": repr(training.final.threshold),
+                "data_end": str(training.data_end), "feature_version": training.dataset.version,
+                "features": json.dumps(training.dataset.features), "model": training.final.kind,
+                "base_rate": repr(training.final.base_rate)}
+        mlflow.set_tags(tags)
         # After the model, so the figures go in one batch linked to it: logged before, MLflow would
         # re-read every metric's history (one request each) to link the step-0 ones to the model.
-        client.log_batch(run.info.run_id, metrics=run_metrics(training, info.model_id))
+        client.log_batch(run_id, metrics=run_metrics(training, info.model_id))
         with tempfile.TemporaryDirectory() as tmp:
             write_artifacts(Path(tmp), training, decision)
             mlflow.log_artifacts(tmp)
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    run = mlflow.active_run()
+    experiment_id = str(run.info.experiment_id) if run is not None else ""
+    mlflow.end_run()
     version = mlflow.register_model(info.model_uri, MODEL_NAME, await_registration_for=60, tags=tags)
     previous = champion_version(client)
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
@@ -158,7 +204,7 @@ def _publish(client: Any, training: Training, code_commit: str) -> Published:
             client.set_model_version_tag(MODEL_NAME, version.version, "previous_champion", previous.version)
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
         aliases.append(CHAMPION)
-    return Published(run.info.run_id, str(version.version), decision, tuple(aliases), str(run.info.experiment_id))
+    return Published(run_id, str(version.version), decision, tuple(aliases), experiment_id)
 
 
 def run_metrics(training: Training, model_id: str) -> list[Any]:

@@ -1,11 +1,18 @@
-"""One training run, pure: dataset -> walk-forward figures -> final calibrated model -> what the
-gate says about it as a first champion. The registry (engine.learning.registry) logs and registers it."""
+"""One training run, pure: dataset -> final calibrated model -> walk-forward figures -> what the
+gate says about it as a first champion. The registry (engine.learning.registry) logs and registers it.
+
+The final model is fitted before the walk-forward (neither depends on the other) so a caller can
+start logging it while the folds fit (`on_final`), and the bootstrap intervals and the permutation
+importance can run on an `executor` beside the fits (engine.learning.publisher runs both in its
+child process). Without them everything runs here, in order; the figures are the same either way."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -16,10 +23,21 @@ from engine.learning.importance import importance
 from engine.learning.labels import ExitSpec
 from engine.learning.model import Fitted, fit, split_for_calibration
 from engine.learning.own import merge_own
-from engine.learning.validation import FOLDS, FoldProgress, WalkForward, embargo_ms, walk_forward
+from engine.learning.validation import (
+    FOLDS,
+    FoldProgress,
+    WalkForward,
+    check_enough,
+    embargo_ms,
+    run_on,
+    walk_forward,
+    walk_forward_folds,
+)
 
 SEED = 0
 IMPORTANCE_ROWS = 2000   # the newest held-out rows the permutation importance shuffles
+Params = dict[str, str | int | float]
+OnFinal = Callable[[Fitted, Dataset, Params], None]  # the final model, its data and the run's params
 
 
 @dataclass(frozen=True)
@@ -32,24 +50,14 @@ class Training:
     final: Fitted
     decision: Decision              # as a first champion; the registry re-decides against a champion
     importance: dict[str, float]    # Brier increase when the feature is shuffled (held-out rows)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (waits, for work done beside)
 
     @property
     def data_end(self) -> int:
         return int(self.dataset.frame["open_time"].max())
 
-    def params(self) -> dict[str, str | int | float]:
-        frame = self.dataset.frame
-        return {
-            "data_start": int(frame["open_time"].min()), "data_end": self.data_end,
-            "symbols": ",".join(sorted(set(frame["symbol"]))), "interval": self.interval,
-            "feature_version": self.dataset.version, "features": len(self.dataset.features),
-            "label_spec": self.exits.describe(), "stop_loss_atr": self.exits.stop_loss_atr,
-            "take_profit_atr": self.exits.take_profit_atr, "max_hold_bars": self.exits.max_hold_bars,
-            "taker_fee": self.exits.taker_fee, "seed": self.seed, "folds": len(self.walk.folds),
-            "model": self.final.kind, "threshold": round(self.final.threshold, 6),
-            "rows": self.dataset.rows, "dataset_sha256": dataset_hash(self.dataset),
-            "own_trades": self.dataset.own_rows,
-        }
+    def params(self) -> Params:
+        return run_params(self.dataset, self.interval, self.exits, self.seed, len(self.walk.folds), self.final)
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -62,6 +70,22 @@ class Training:
         return out
 
 
+def run_params(dataset: Dataset, interval: str, exits: ExitSpec, seed: int, folds: int, final: Fitted) -> Params:
+    """What the MLflow run records about the data, labels and model (known once the final model is)."""
+    frame = dataset.frame
+    return {
+        "data_start": int(frame["open_time"].min()), "data_end": int(frame["open_time"].max()),
+        "symbols": ",".join(sorted(set(frame["symbol"]))), "interval": interval,
+        "feature_version": dataset.version, "features": len(dataset.features),
+        "label_spec": exits.describe(), "stop_loss_atr": exits.stop_loss_atr,
+        "take_profit_atr": exits.take_profit_atr, "max_hold_bars": exits.max_hold_bars,
+        "taker_fee": exits.taker_fee, "seed": seed, "folds": folds,
+        "model": final.kind, "threshold": round(final.threshold, 6),
+        "rows": dataset.rows, "dataset_sha256": dataset_hash(dataset),
+        "own_trades": dataset.own_rows,
+    }
+
+
 def dataset_hash(dataset: Dataset) -> str:
     frame = dataset.frame
     digest = hashlib.sha256(",".join(frame.columns).encode())
@@ -71,26 +95,51 @@ def dataset_hash(dataset: Dataset) -> str:
 
 def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int = SEED, folds: int = FOLDS,
           progress: FoldProgress | None = None, resamples: int = 400,
-          on_dataset: Callable[[Dataset], None] | None = None, own: pl.DataFrame | None = None) -> Training:
-    """Build the dataset, validate walk-forward, fit the final model on every row. `own`: the
-    engine's own resolved trades (`engine.learning.lake_sources`), merged by `engine.learning.own`."""
+          on_dataset: Callable[[Dataset], None] | None = None, own: pl.DataFrame | None = None,
+          on_final: OnFinal | None = None, executor: Executor | None = None) -> Training:
+    """Build the dataset, fit the final model on every row, validate walk-forward. `own`: the
+    engine's own resolved trades (`engine.learning.lake_sources`), merged by `engine.learning.own`.
+    `on_final`: called with the final model before the folds fit; `executor`: where the bootstrap
+    intervals and the permutation importance run (here when None)."""
     intervals = {d.interval for d in history}
     if len(intervals) != 1:
         raise ValueError(f"one interval per model, got {sorted(intervals)}")
     interval = intervals.pop()
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
     dataset = build_dataset(history, exits)
     if own is not None:
         dataset = merge_own(dataset, own)
     if on_dataset is not None:
         on_dataset(dataset)
-    walk = walk_forward(dataset, exits, interval, seed=seed, folds=folds, progress=progress, resamples=resamples)
     frame = dataset.frame
     x, y, net = dataset.matrix(), frame["label"].to_numpy(), frame["net_return"].to_numpy()
     open_time, label_end = frame["open_time"].to_numpy(), frame["label_end"].to_numpy()
     embargo = embargo_ms(exits, interval)
+    plan = walk_forward_folds(open_time, label_end, embargo, folds=folds)
+    check_enough(dataset, plan)   # before anything is fitted or logged
+    lap("dataset")
     final = fit(x, y, net, open_time, label_end, embargo, seed, dataset.weights())
+    lap("final_fit")
+    if on_final is not None:
+        on_final(final, dataset, run_params(dataset, interval, exits, seed, len(plan), final))
+    lap("on_final")
     _, held_out = split_for_calibration(open_time, label_end, embargo)
     held_out = held_out[-IMPORTANCE_ROWS:]
-    shuffled = importance(final.model, x[held_out], y[held_out], dataset.features, seed)
+    shuffled = run_on(executor, importance, final.model, x[held_out], y[held_out], dataset.features, seed)
+    lap("importance")
+    walk = walk_forward(dataset, exits, interval, seed=seed, folds=folds, progress=progress, resamples=resamples,
+                        executor=executor)
+    timings.update({k: v for k, v in walk.extra.items() if isinstance(v, float)})
+    clock = time.perf_counter()
+    found = shuffled.result()
+    lap("importance")
     return Training(dataset, interval, exits, seed, walk, final, first_champion(walk.scores, seed, walk.pooled),
-                    shuffled)
+                    found, timings)

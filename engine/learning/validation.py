@@ -9,8 +9,11 @@ pooled out-of-sample predictions give the figures (engine.learning.metrics) and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +28,16 @@ FIRST_TEST_FRACTION = 0.25
 MIN_TRAIN_ROWS = 300
 MIN_TEST_ROWS = 30
 FoldProgress = Callable[[int, int], None]  # (folds done, folds in all)
+T = TypeVar("T")
+
+
+def run_on(executor: Executor | None, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """`executor.submit(fn, *args)`, or (no executor) `fn(*args)` now, as a done future."""
+    if executor is not None:
+        return executor.submit(fn, *args)
+    done: Future[T] = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 class NotEnoughData(ValueError):
@@ -108,8 +121,11 @@ class WalkForward:
 
 def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int = 0, folds: int = FOLDS,
                  first_test_fraction: float = FIRST_TEST_FRACTION, resamples: int = 400,
-                 progress: FoldProgress | None = None) -> WalkForward:
-    """Train per fold on purged past rows, score the fold, pool the scores."""
+                 progress: FoldProgress | None = None, executor: Executor | None = None) -> WalkForward:
+    """Train per fold on purged past rows, score the fold, pool the scores. The bootstrap intervals
+    run on `executor` (beside the next fold's fit) when given. `extra` has the seconds spent fitting
+    the folds and waiting for the intervals."""
+    started = time.perf_counter()
     frame = dataset.frame
     open_time, label_end = frame["open_time"].to_numpy(), frame["label_end"].to_numpy()
     x, y, net = dataset.matrix(), frame["label"].to_numpy(), frame["net_return"].to_numpy()
@@ -117,7 +133,7 @@ def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int 
     embargo = embargo_ms(exits, interval)
     plan = walk_forward_folds(open_time, label_end, embargo, folds=folds, first_test_fraction=first_test_fraction)
     check_enough(dataset, plan)
-    results, parts = [], []
+    fitted, parts = [], []
     for fold in plan:
         t = fold.train
         model = fit(x[t], y[t], net[t], open_time[t], label_end[t], embargo, seed,
@@ -125,13 +141,18 @@ def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int 
         p = model.probability(x[fold.test])
         scores = Scores(y[fold.test], p, np.full(len(p), model.base_rate), net[fold.test], p > model.threshold)
         parts.append(scores)
-        results.append(FoldResult(fold, model.kind, model.threshold, intervals(scores, seed, resamples // 2),
-                                  trading(scores.net[scores.admitted]), trading(scores.net)))
+        fitted.append((fold, model, scores, run_on(executor, intervals, scores, seed, resamples // 2)))
         if progress is not None:
             progress(fold.number, len(plan))
     pooled = Scores(*(np.concatenate([getattr(s, n) for s in parts]) for n in ("y", "p", "base", "net", "admitted")))
-    return WalkForward(results, pooled, np.concatenate([f.test for f in plan]), intervals(pooled, seed, resamples),
-                       trading(pooled.net[pooled.admitted]), trading(pooled.net))
+    figures = run_on(executor, intervals, pooled, seed, resamples)
+    folds_done = time.perf_counter()
+    results = [FoldResult(fold, model.kind, model.threshold, pending.result(), trading(scores.net[scores.admitted]),
+                          trading(scores.net)) for fold, model, scores, pending in fitted]
+    pooled_figures = figures.result()
+    return WalkForward(results, pooled, np.concatenate([f.test for f in plan]), pooled_figures,
+                       trading(pooled.net[pooled.admitted]), trading(pooled.net),
+                       {"folds": folds_done - started, "bootstrap": time.perf_counter() - folds_done})
 
 
 def score(dataset: Dataset, probability: np.ndarray, threshold: float, base_rate: float, *, seed: int = 0,
