@@ -1,25 +1,29 @@
 """The replay's path points, skipping the symbols at which nothing can happen.
 
 `Replay.step_once` moves every symbol to the next point of its bar's path, publishes its tick and
-runs the exchange core on the new quote. For a symbol the exchange calls quiet (no conditional
-order waiting on it, no order resting on it, no account holding it: `Exchange.quiet`) the new
-quote can only replace the old one, and what the tap does with the tick (the markPrice@1s
-throttle, holding the mark back) needs only its time unless it announces a new funding time. So
-such a symbol is left where it is ("lagging"), and only what the tap does with its tick is done:
-the throttle, and the held-back mark read off the path (so the engine receives the same marks, in
-the same order, as from the full path). It is brought to the point exactly as the full path would
-have left it (its partial bar folded over the points it skipped, its counters, price and mark, the
-exchange's quote of it) whenever anything could see the difference:
+runs the exchange core on the new quote. At a symbol's turn the new quote can only replace the old
+one when the exchange calls it quiet (no conditional order waiting on it, no order resting on it, no
+account holding it: `Exchange.quiet`) or calm for the rest of the bar (what waits or rests on it
+cannot trigger or be touched at any price of the bar's remaining path, and no account holding it
+can be liquidated at any mark its held symbols can take in the bar: `engine.sim.calm`, recomputed
+whenever the exchange changes). Such a symbol is left where it is ("lagging"), and only what the tap
+does with its tick is done: the markPrice@1s throttle and the held-back mark, read off the path (so
+the engine receives the same marks, in the same order, as from the full path), unless the tick
+would announce a new funding time (then it runs in full). A lagging symbol is brought to the point
+exactly as the full path would have left it (its partial bar folded over the points it skipped, its
+counters, price and mark, the exchange's quote of it) before anything can read it:
 
-- a step ends with anything to deliver (the engine runs next, and may call the exchange), or
-  `materialize()` is called (the driver's `observe`);
-- the symbol stops being quiet or its tick must be published (a funding time to announce), or
-  its bar closes (every symbol runs the bar's last point in full).
+- a held one before another symbol's quote runs the core (whose liquidation and margin checks read
+  held symbols' marks): to this point if its turn came before, to the previous one if it comes after;
+- all of them when a step ends with anything to deliver (the engine runs next and may call the
+  exchange), or `materialize()` is called (the driver's `observe`);
+- a symbol at its own turn when it stops being quiet or calm, and at the bar's last point, which
+  every symbol runs in full (there only its counters need bringing up: `_to_close`).
 
-Nothing else reads a lagging symbol: the exchange core's liquidation and margin checks use the
-marks of held positions only, and a held symbol is never quiet. So a run with skipping makes the
-records, fills and PnL of the full path (tests/backtest/test_stepper.py compares them record by
-record, and every event the engine was handed)."""
+Nothing else reads a lagging symbol (the exchange core reads other symbols' quotes only where they
+are held). So a run with skipping makes the records, fills and PnL of the full path:
+tests/backtest/test_stepper.py compares the two record by record, with every event the engine was
+handed and the final exchange and market state."""
 
 from __future__ import annotations
 
@@ -46,7 +50,8 @@ class Stepper:
         self._accounts: dict[str, tuple[int, int, bool]] = {}       # account -> (bar, changes, calm)
         self._ranges: dict[str, tuple[int, tuple[Decimal, Decimal]]] = {}   # symbol -> (bar, its marks' range)
         self._bar = -1
-        self._rows: list[tuple[int, SymbolState, int, list[float], list[float]]] = []
+        self._rows: list[tuple[int, SymbolState, int, list[float], list[float], str]] = []
+        self._rows_by_symbol: dict[str, tuple[int, SymbolState, int, list[float], list[float], str]] = {}
         self.skipped = 0
         tap.step_once = self.step_once
 
@@ -63,9 +68,8 @@ class Stepper:
         time = bar_open + int(m.offsets[k])
         closing = k == m.ticks
         r.now_ms = time
-        lagging, sent, marks_held = self.lagging, tap._sent, tap._marks
-        for order, state, index, prices, marks in self._rows:
-            symbol = state.symbol
+        lagging, sent, marks_held, known = self.lagging, tap._sent, tap._marks, self._calm
+        for order, state, index, prices, marks, symbol in self._rows:
             if not closing:
                 publish = time - sent.get(symbol, -1000) >= 1000      # Tap.publish_tick's throttle
                 if publish:                                           # ... and no funding time to announce
@@ -73,7 +77,13 @@ class Stepper:
                     calm = funding is not None and time < funding[0] and tap._announced.get(symbol) == funding[0]
                 else:
                     calm = True
-                if calm and (ex.quiet(symbol) or self._calm_from(state, index, k)):
+                if calm and not ex.quiet(symbol):
+                    was = known.get(symbol)                           # (bar, changes, from point, calm)
+                    if was is not None and was[0] == bar_open and was[1] == tap.changes and was[2] <= k:
+                        calm = was[3]
+                    else:
+                        calm = self._calm_from(state, index, k)
+                if calm:
                     if symbol not in lagging:
                         lagging[symbol] = (state, index, order)
                     self.skipped += 1
@@ -82,7 +92,10 @@ class Stepper:
                         marks_held[symbol] = (time, marks[k], prices[k])
                     continue
             if symbol in lagging:
-                self._catch_up(symbol, k - 1)
+                if closing:
+                    self._to_close(symbol, k - 1)
+                else:
+                    self._catch_up(symbol, k - 1)
                 del lagging[symbol]
             tick = m.advance_state(state, index, bar_open, k, time)
             if closing:
@@ -122,14 +135,13 @@ class Stepper:
             index = self.market.locate(state, bar_open)
             if index >= 0:                                   # (no data for this symbol here: it sits out)
                 prices, marks = state.path(index)
-                self._rows.append((order, state, index, prices.tolist(), marks.tolist()))
+                self._rows.append((order, state, index, prices.tolist(), marks.tolist(), state.symbol))
+        self._rows_by_symbol = {row[5]: row for row in self._rows}
 
     def _calm_from(self, state: SymbolState, index: int, k: int) -> bool:
-        """Nothing of `symbol` can trigger, fill or liquidate at the bar's points from k to the last but one."""
+        """Nothing of `symbol` can trigger, fill or liquidate at the bar's points from k to the last but one
+        (kept in `_calm` until the bar ends or the exchange changes)."""
         symbol, bar, changes = state.symbol, self.replay.bar_open, self.tap.changes
-        known = self._calm.get(symbol)
-        if known is not None and known[0] == bar and known[1] == changes and known[2] <= k:
-            return known[3]
         prices, marks = state.path(index)
         end = self.market.ticks                              # the last point always runs in full
         last = (Decimal(repr(float(prices[k:end].min()))), Decimal(repr(float(prices[k:end].max()))))
@@ -193,6 +205,20 @@ class Stepper:
         for symbol in list(self.lagging):
             self._catch_up(symbol, k)
         self.lagging.clear()
+
+    def _to_close(self, symbol: str, t: int) -> None:
+        """`_catch_up` to the point before the bar's last, where the symbol's own turn follows at once:
+        what survives that turn is only its counters (the partial bar is folded and dropped by
+        `close_bar`, price, mark and point are set anew, its quote is replaced before anything reads
+        it; held symbols' quotes are brought up by `_held_to_point`)."""
+        state, _, _ = self.lagging[symbol]
+        start = state.k + 1 if state.bar is not None and state.bar.open_time == self.replay.bar_open else 0
+        if t >= start:
+            state.agg_id += t - start + 1
+            state.book_id += t - start + 1
+            state.k = t
+            state.price = self._rows_by_symbol[symbol][3][t]   # the point's price (the tick's buyer_maker)
+            state.mark = self._rows_by_symbol[symbol][4][t]
 
     def _catch_up(self, symbol: str, t: int) -> None:
         """A lagging symbol to point t of the current bar, as `Market.advance_state` would have moved it
