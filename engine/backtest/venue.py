@@ -11,6 +11,7 @@ REST answer it belongs to."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from engine.core.intervals import INTERVAL_MS
 from engine.core.market import MarkPrice
 from engine.core.types import Candle, EquitySnapshot, Fill, FundingPayment, Order, OrderType, Position
 from engine.sim import payloads, views
+from engine.sim.accounts import Income
 from engine.sim.errors import BinanceError
 from engine.sim.events import Event
 from engine.sim.numbers import fixed
@@ -57,6 +59,10 @@ class InProcessVenue:
         self.instruments: dict[str, Instrument] = {}
         self.calls = self.failures = self.rate_limited = 0
         self._events = events
+        self._funding_rows: list[Income] = []        # the account's FUNDING_FEE incomes so far (fetch_funding)
+        self._funding_times: list[int] = []
+        self._income_seen = 0
+        self._ordered = True
 
     def __repr__(self) -> str:
         return f"InProcessVenue(account={self.account!r})"
@@ -136,12 +142,35 @@ class InProcessVenue:
                             symbol: str | None = None, limit: int = 1000) -> list[FundingPayment]:
         if symbol is not None and symbol not in self.sim.exchange.specs:
             raise e.UnknownSymbol(f"{symbol} is not listed on this venue")
-        rows = [i for i in self.sim.exchange.accounts[self.key].income if i.kind == "FUNDING_FEE"
-                and (symbol is None or i.symbol == symbol) and (since_ms is None or i.time >= since_ms)
-                and (until_ms is None or i.time <= until_ms)]
+        rows = [i for i in self._funding_income(since_ms)
+                if (symbol is None or i.symbol == symbol) and (until_ms is None or i.time <= until_ms)]
         got = wall_ms()
         return [parse.funding({"symbol": i.symbol, "incomeType": i.kind, "income": fixed(i.amount, 8), "asset": "USDT",
                                "time": i.time, "tranId": i.tran_id}, self.account, got) for i in rows]
+
+    def _funding_income(self, since_ms: int | None) -> list[Income]:
+        """The account's FUNDING_FEE incomes at or after `since_ms`, in income order. The income history
+        only grows, so its funding rows are kept as it grows, and the first one at or after `since_ms`
+        is found by bisection while their times never decrease (they are replay times): the engine
+        asks at every settlement, and scanning the whole history each time made a long backtest
+        quadratic."""
+        income = self.sim.exchange.accounts[self.key].income
+        if len(income) < self._income_seen:          # not the history it was (never, in a run): start over
+            self._funding_rows, self._funding_times, self._income_seen, self._ordered = [], [], 0, True
+        rows, times = self._funding_rows, self._funding_times
+        for i in range(self._income_seen, len(income)):
+            row = income[i]
+            if row.kind == "FUNDING_FEE":
+                if times and row.time < times[-1]:
+                    self._ordered = False
+                rows.append(row)
+                times.append(row.time)
+        self._income_seen = len(income)
+        if since_ms is None:
+            return rows
+        if self._ordered:
+            return rows[bisect_left(times, since_ms):]
+        return [row for row in rows if row.time >= since_ms]
 
     # ---- orders -----------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
