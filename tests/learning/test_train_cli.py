@@ -62,3 +62,16 @@ def test_slt_learn_train_and_evaluate_are_the_same_commands(history: list[Market
     args = build_parser("learn").parse_args(["learn", "evaluate", "--model", "champion"])
     assert learn.run(args, Settings(data_dir=tmp_path)) == 2
     assert "give --candles FILE... the model never saw" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_registers_through_the_publisher_worker(history: list[MarketData], tmp_path: Path, mlflow_uri: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a for a in write(history, tmp_path) if a != "--no-register"]
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    settings = Settings(data_dir=tmp_path, mlflow_port=int(mlflow_uri.rsplit(":", 1)[1]))
+    assert train_cli.run(parser.parse_args(argv), settings) == 0
+    out = capsys.readouterr().out
+    assert "decision: REFUSE: no edge" in out and "signal-model version 1, aliases challenger" in out
+    assert "The engine keeps the bootstrap policy." in out
