@@ -11,7 +11,10 @@ beside the fold fits (it is the training's `executor`), and at the end (`publish
 figures and artifacts, registers the version and sets the aliases, exactly as
 `engine.learning.registry.publish` does in process.
 
-The worker runs its tasks one at a time in order. Failures keep the registry's promises: MLflow
+The worker is started with multiprocessing's "spawn" (a fresh interpreter: fork is unsafe with
+Polars' and OpenMP's threads), so the caller's main module must import without side effects (the
+`if __name__ == "__main__":` idiom; the project's entry points have it). It runs its tasks one at
+a time, in order. Failures keep the registry's promises: MLflow
 down raises RegistryUnavailable, any other failure RegistrationFailed; nothing is registered before
 the run is complete, and a run whose training never finished is ended as FAILED.
 
