@@ -21,10 +21,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m engine.cli up
 
-## The full test suite, after the linter.
+## The full test suite, after the linter. Two workers (pytest-xdist), a test file each at a time: most
+## integration tests wait on their servers, so two run in about the time of one; long files go first.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 ## The tests that start no process and no server (`-m "not integration"`): the quick loop while coding.
 test-fast: $(STAMP)

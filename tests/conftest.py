@@ -99,3 +99,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
         _started.clear()
         pytest.fail(f"{item.nodeid} starts {what} but is not marked integration (pytestmark = pytest.mark.integration)",
                     pytrace=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (slow, then the other integration tests, then the pure ones; a stable sort, so
+    the order inside each group is the files' own): with `-n 2` the long files start at once and the short
+    pure tests fill the gaps at the end, instead of one worker finishing a chaos test alone."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None,
+                                 item.get_closest_marker("integration") is None))

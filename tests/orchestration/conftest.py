@@ -4,7 +4,6 @@ the way `slt up` starts it (retention on), with a 2 s scheduler loop."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,21 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from engine.child import free_port
 from engine.config import Settings, load_settings
 from engine.orchestration import server_service
 from engine.services import Supervisor
-
-
-def _port() -> int:
-    for port in range(21550, 21600):  # this work's port range
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 21550-21599")
-
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
 DEPLOYMENTS = sorted(d["name"] for d in SPEC["deployments"])
@@ -36,7 +24,7 @@ AT_START = sorted(d["name"] for d in SPEC["deployments"] if "at-start" in d.get(
 
 @pytest.fixture
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, dict[str, str], Supervisor]]:
-    port = _port()
+    port = free_port()   # the OS picks it: parallel test workers never race for one range
     env = {"SLT_DATA_DIR": str(tmp_path / "data"), "SLT_PREFECT_PORT": str(port), "SLT_SYMBOLS": "BTCUSDT",
            "SLT_MARKET_DATA_DIR": str(Path(__file__).resolve().parents[2] / "data" / "market"),
            **getattr(request, "param", {})}  # more settings: @pytest.mark.parametrize("server", [{...}], indirect=True)
