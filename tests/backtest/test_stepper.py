@@ -14,7 +14,10 @@ import pytest
 
 from engine.backtest.driver import Backtest, build_sim
 from engine.backtest.session import Request, prepare
+from engine.backtest.stepper import Stepper
+from engine.backtest.tap import Tap
 from engine.config import load_settings
+from engine.sim.errors import BinanceError
 from tests.backtest.helpers import MARKET, options, settings
 
 WALL = {"received_time"}     # our own wall-clock stamps: the only fields two runs may differ in
@@ -94,3 +97,76 @@ def test_skipping_on_the_bundled_1h_history_gives_the_full_paths_run() -> None:
     full, skipped = run(config, opts, tapes, full_path=True), run(config, opts, tapes, full_path=False)
     assert any(kind == "TradeExit" for kind, _ in full[0])
     assert_same(full, skipped)
+
+
+def exchange_run(*, full_path: bool) -> tuple[list, dict, int]:
+    """The replay without the engine: an account at 100x (BTC cross, ETH isolated) with stops,
+    take-profits and resting limit orders placed every 40 steps, to its liquidations. Orders are placed
+    between steps, as the engine places them (after `materialize`, as the driver before `observe`)."""
+    config = settings(SLT_SYMBOLS="BTCUSDT,ETHUSDT,XRPUSDT")
+    opts = dataclasses.replace(options(240), symbols=config.symbols, interval=config.interval)
+    sim, _ = build_sim(config, opts, Decimal(10_000))
+    tap = Tap(sim, config.symbols, config.interval, {"bt-main": "main"})
+    stepper = None if full_path else Stepper(sim, tap)
+    ex, key = sim.exchange, "bt-main"
+    delivered: list[Any] = []
+    ids = iter(range(1, 10_000))
+
+    def send(place: Any, params: dict[str, str]) -> None:
+        try:
+            tap.dispatch(place(key, params, sim.replay.now_ms)[1])
+        except BinanceError:
+            pass                                  # the same refusals in both runs
+
+    def orders() -> None:
+        now = sim.replay.now_ms
+        marks = {s: q.last for s, q in ex.quotes.items()}
+        for symbol, leverage in (("BTCUSDT", 100), ("ETHUSDT", 100), ("XRPUSDT", 20)):
+            tap.dispatch(ex.set_leverage(key, symbol, leverage, now))
+        if not ex.accounts[key].positions.get("BTCUSDT") or not ex.accounts[key].positions["BTCUSDT"].amount:
+            send(ex.place_order, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "9",
+                                  "newClientOrderId": f"b{next(ids)}"})
+        if not ex.accounts[key].positions.get("ETHUSDT") or not ex.accounts[key].positions["ETHUSDT"].amount:
+            send(ex.place_order, {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "30",
+                                  "newClientOrderId": f"e{next(ids)}"})
+        x = marks["XRPUSDT"]
+        for side, price in (("BUY", x * Decimal("0.998")), ("SELL", x * Decimal("1.002"))):
+            send(ex.place_order, {"symbol": "XRPUSDT", "side": side, "type": "LIMIT", "timeInForce": "GTC",
+                                  "quantity": "500", "price": str(price.quantize(Decimal("0.0001"))),
+                                  "newClientOrderId": f"x{next(ids)}"})
+        b = marks["BTCUSDT"]
+        for kind, trigger in (("STOP_MARKET", b * Decimal("0.996")), ("TAKE_PROFIT_MARKET", b * Decimal("1.004"))):
+            send(ex.place_algo, {"symbol": "BTCUSDT", "side": "SELL", "type": kind, "algoType": "CONDITIONAL",
+                                 "quantity": "1", "reduceOnly": "true",
+                                 "triggerPrice": str(trigger.quantize(Decimal("0.1"))), "clientAlgoId": f"a{next(ids)}"})
+
+    ex.set_margin_type(key, "ETHUSDT", "ISOLATED", sim.replay.now_ms)
+    steps = 0
+    while not sim.replay.finished:
+        if steps % 40 == 0:
+            if stepper is not None:
+                stepper.materialize()
+            orders()
+            delivered.extend((where, plain(event)) for where, event in tap.take())
+        delivered.extend((where, plain(event)) for where, event in tap.step())
+        steps += 1
+    return delivered, state_of_exchange(sim), ex.accounts[key].ledger.liquidations
+
+
+def state_of_exchange(sim: Any) -> dict[str, Any]:
+    class Holder:
+        pass
+    holder = Holder()
+    holder.sim = sim  # type: ignore[attr-defined]
+    return state_of(holder)  # type: ignore[arg-type]
+
+
+def test_liquidations_triggers_and_resting_fills_as_the_full_path() -> None:
+    full, skipped = exchange_run(full_path=True), exchange_run(full_path=False)
+    assert full[2] > 0, "no liquidation: the test proves nothing about the margin check"
+    kinds = {kind for _, (kind, _) in full[0]}
+    assert {"OrderUpdate", "AlgoUpdate", "AccountUpdate"} <= kinds
+    assert len(full[0]) == len(skipped[0])
+    for i, (a, b) in enumerate(zip(full[0], skipped[0], strict=True)):
+        assert a == b, f"delivered event {i} differs"
+    assert full[1] == skipped[1] and full[2] == skipped[2]
