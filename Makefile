@@ -31,8 +31,15 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not integration"
 
-## Benchmarks: writes bench/results/<name>.json and prints a table of ratios.
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
+## Benchmarks: writes bench/results/<name>.json and prints a table of ratios. The references that only
+## the benchmarks use (backtrader, backtesting.py) are pinned in requirements-bench.lock.
+bench: $(BENCH_STAMP)
 	$(PY) -m bench.run $(BENCH)
 
 ## Remove run-time state under data/ (keeps the bundled market data).

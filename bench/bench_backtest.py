@@ -12,8 +12,8 @@
   machine shared with other work the wall-clock ratio depends on what ran beside each side, the CPU
   ratio much less.
 
-backtrader and backtesting.py are bench-only dependencies (`pip install backtrader backtesting`,
-the `bench` extra in pyproject.toml); without them the reference is reported as missing."""
+backtrader and backtesting.py are bench-only dependencies, pinned in requirements-bench.lock (`make bench`
+installs them; the `bench` extra in pyproject.toml); without them the reference is reported as missing."""
 
 from __future__ import annotations
 
