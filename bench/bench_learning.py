@@ -2,20 +2,22 @@
 
 * retrain_time: a full training as `slt train` runs it (dataset, final fit, walk-forward with its
   bootstrap intervals, permutation importance, logging and registering in a real MLflow server on
-  127.0.0.1, through `engine.learning.publisher` as the command does: its worker process is started
-  and shut down inside the timed region) against the bare scikit-learn fits it contains (each
-  fold's and the final model's `engine.learning.model.fit` on the same rows), timed in the same
-  run, right after it. Three such pairs; the one with the median ratio is reported, all three in
-  `extra`, with the training's seconds per stage (for work done in the worker beside the fits, the
-  time the training waited for it). Target ratio <= 1.5; the absolute time is reported too (aim:
-  under 5 minutes on 2 cores).
+  127.0.0.1) against the bare scikit-learn fits it contains (each fold's and the final model's
+  `engine.learning.model.fit` on the same rows), timed in the same run, right after it. Three such
+  pairs, each in a fresh process (`python -m bench.bench_learning URI`: MLflow is imported inside
+  the timed region every time, as in a `slt train`); the pair with the median ratio is reported, all
+  three in `extra`, with the training's seconds per stage. Target ratio <= 1.5; the absolute time is
+  reported too (aim: under 5 minutes on 2 cores).
 * dataset_build: features and labels for that history (`build_dataset`) against the indicator batch
   alone (`engine.indicators.compute`, numpy backend, the same candles). Report.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,10 +28,10 @@ from engine.child import answers, free_port, spawn_logged, stop, wait_ready
 from engine.cli.up import services
 from engine.config import Settings
 from engine.indicators import compute
-from engine.learning.dataset import Dataset, MarketData, build_dataset
+from engine.learning.dataset import Dataset, build_dataset
 from engine.learning.labels import ExitSpec
 from engine.learning.model import fit
-from engine.learning.publisher import Publisher
+from engine.learning.registry import publish
 from engine.learning.sources import bundled
 from engine.learning.training import train
 from engine.learning.validation import embargo_ms, walk_forward_folds
@@ -56,7 +58,7 @@ def run() -> list[BenchResult]:
         try:
             wait_ready(server, lambda: answers(service.health_url or ""), what="mlflow", timeout=120,
                        log=service.log_file)
-            pairs = [one_pair(history, dataset, settings.mlflow_tracking_uri) for _ in range(PAIRS)]
+            pairs = [one_pair(settings.mlflow_tracking_uri) for _ in range(PAIRS)]
         finally:
             stop(server)
     load = machine_load()
@@ -75,16 +77,25 @@ def run() -> list[BenchResult]:
     ]
 
 
-def one_pair(history: list[MarketData], dataset: Dataset, tracking_uri: str) -> tuple[float, float, dict[str, float]]:
-    """(full training and publishing, bare fits, the training's seconds per stage)."""
+def one_pair(tracking_uri: str) -> tuple[float, float, dict[str, float]]:
+    """(full training and publishing, bare fits, the training's seconds per stage), in a fresh process."""
+    done = subprocess.run([sys.executable, "-m", "bench.bench_learning", tracking_uri], capture_output=True,
+                          text=True, cwd=REPO, timeout=900, check=True)
+    full_s, fits_s, stages = json.loads(done.stdout.strip().splitlines()[-1])
+    return full_s, fits_s, stages
+
+
+def pair(tracking_uri: str) -> tuple[float, float, dict[str, float]]:
+    """One pair in this process: the inputs loaded and the dataset code warmed up first (untimed, as
+    `run` does), then the timed training and publishing, then the bare fits."""
+    history = [bundled(REPO / "data" / "market", s, "1h") for s in SYMBOLS]
+    dataset = build_dataset(history, EXITS)
     started = time.perf_counter()
-    with Publisher(tracking_uri, code_commit="bench") as publisher:
-        training = train(history, EXITS, on_final=publisher.on_final, executor=publisher)
-        trained = time.perf_counter()
-        publisher.publish(training)
-        published = time.perf_counter()
-    full_s = time.perf_counter() - started   # with the worker's shutdown
-    stages = {**training.timings, "mlflow": published - trained, "worker_shutdown": started + full_s - published}
+    training = train(history, EXITS)
+    trained = time.perf_counter()
+    publish(training, tracking_uri, code_commit="bench")
+    full_s = time.perf_counter() - started
+    stages = {**training.timings, "mlflow": started + full_s - trained}
     return full_s, bare_fits(dataset), {k: round(v, 3) for k, v in stages.items()}
 
 
@@ -99,3 +110,7 @@ def bare_fits(dataset: Dataset) -> float:
     for r in rows:
         fit(x[r], y[r], net[r], open_time[r], label_end[r], embargo)
     return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    print(json.dumps(pair(sys.argv[1])))

@@ -27,8 +27,7 @@ from engine.core.priority import lower_priority
 from engine.learning.dataset import Dataset, MarketData
 from engine.learning.labels import ExitSpec
 from engine.learning.lake_sources import training_sources
-from engine.learning.publisher import Publisher
-from engine.learning.registry import RegistrationFailed, RegistryUnavailable
+from engine.learning.registry import RegistrationFailed, RegistryUnavailable, publish
 from engine.learning.report import render
 from engine.learning.sources import bundled, from_files
 from engine.learning.training import train
@@ -92,27 +91,18 @@ def code_commit() -> str:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lower_priority()
-    if args.no_register:
-        return _run(args, settings, None)
-    # MLflow's imports, the run and the model's logging overlap the fits (engine.learning.publisher)
-    with Publisher(settings.mlflow_tracking_uri, code_commit()) as publisher:
-        return _run(args, settings, publisher)
-
-
-def _run(args: argparse.Namespace, settings: Settings, publisher: Publisher | None) -> int:
     try:
         data, own = sources(args, settings)
         training = train(data, ExitSpec.from_settings(settings), on_dataset=_announce, own=own,
-                         progress=lambda done, total: print(f"  fold {done}/{total} done", file=sys.stderr),
-                         on_final=None if publisher is None else publisher.on_final, executor=publisher)
+                         progress=lambda done, total: print(f"  fold {done}/{total} done", file=sys.stderr))
     except (DataError, NotEnoughData, ValueError) as exc:
         print(f"slt train: {exc}; nothing registered", file=sys.stderr)
         return 2
-    if publisher is None:
+    if args.no_register:
         print(render(training, training.decision))
         return 0
     try:
-        published = publisher.publish(training)
+        published = publish(training, settings.mlflow_tracking_uri, code_commit=code_commit())
     except (RegistryUnavailable, RegistrationFailed) as exc:
         print(render(training, training.decision))
         print(f"slt train: {exc}", file=sys.stderr)

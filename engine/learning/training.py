@@ -1,17 +1,11 @@
 """One training run, pure: dataset -> final calibrated model -> walk-forward figures -> what the
-gate says about it as a first champion. The registry (engine.learning.registry) logs and registers it.
-
-The final model is fitted before the walk-forward (neither depends on the other) so a caller can
-start logging it while the folds fit (`on_final`), and the bootstrap intervals and the permutation
-importance can run on an `executor` beside the fits (engine.learning.publisher runs both in its
-child process). Without them everything runs here, in order; the figures are the same either way."""
+gate says about it as a first champion. The registry (engine.learning.registry) logs and registers it."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +23,6 @@ from engine.learning.validation import (
     WalkForward,
     check_enough,
     embargo_ms,
-    run_on,
     walk_forward,
     walk_forward_folds,
 )
@@ -37,7 +30,6 @@ from engine.learning.validation import (
 SEED = 0
 IMPORTANCE_ROWS = 2000   # the newest held-out rows the permutation importance shuffles
 Params = dict[str, str | int | float]
-OnFinal = Callable[[Fitted, Dataset, Params], None]  # the final model, its data and the run's params
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,7 @@ class Training:
     final: Fitted
     decision: Decision              # as a first champion; the registry re-decides against a champion
     importance: dict[str, float]    # Brier increase when the feature is shuffled (held-out rows)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (waits, for work done beside)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     @property
     def data_end(self) -> int:
@@ -95,12 +87,10 @@ def dataset_hash(dataset: Dataset) -> str:
 
 def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int = SEED, folds: int = FOLDS,
           progress: FoldProgress | None = None, resamples: int = 400,
-          on_dataset: Callable[[Dataset], None] | None = None, own: pl.DataFrame | None = None,
-          on_final: OnFinal | None = None, executor: Executor | None = None) -> Training:
+          on_dataset: Callable[[Dataset], None] | None = None, own: pl.DataFrame | None = None) -> Training:
     """Build the dataset, fit the final model on every row, validate walk-forward. `own`: the
     engine's own resolved trades (`engine.learning.lake_sources`), merged by `engine.learning.own`.
-    `on_final`: called with the final model before the folds fit; `executor`: where the bootstrap
-    intervals and the permutation importance run (here when None)."""
+    `timings`: seconds per stage."""
     intervals = {d.interval for d in history}
     if len(intervals) != 1:
         raise ValueError(f"one interval per model, got {sorted(intervals)}")
@@ -128,18 +118,11 @@ def train(history: list[MarketData], exits: ExitSpec = ExitSpec(), *, seed: int 
     lap("dataset")
     final = fit(x, y, net, open_time, label_end, embargo, seed, dataset.weights())
     lap("final_fit")
-    if on_final is not None:
-        on_final(final, dataset, run_params(dataset, interval, exits, seed, len(plan), final))
-    lap("on_final")
     _, held_out = split_for_calibration(open_time, label_end, embargo)
     held_out = held_out[-IMPORTANCE_ROWS:]
-    shuffled = run_on(executor, importance, final.model, x[held_out], y[held_out], dataset.features, seed)
+    shuffled = importance(final.model, x[held_out], y[held_out], dataset.features, seed)
     lap("importance")
-    walk = walk_forward(dataset, exits, interval, seed=seed, folds=folds, progress=progress, resamples=resamples,
-                        executor=executor)
+    walk = walk_forward(dataset, exits, interval, seed=seed, folds=folds, progress=progress, resamples=resamples)
     timings.update({k: v for k, v in walk.extra.items() if isinstance(v, float)})
-    clock = time.perf_counter()
-    found = shuffled.result()
-    lap("importance")
     return Training(dataset, interval, exits, seed, walk, final, first_champion(walk.scores, seed, walk.pooled),
-                    found, timings)
+                    shuffled, timings)

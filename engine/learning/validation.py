@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,16 +26,6 @@ FIRST_TEST_FRACTION = 0.25
 MIN_TRAIN_ROWS = 300
 MIN_TEST_ROWS = 30
 FoldProgress = Callable[[int, int], None]  # (folds done, folds in all)
-T = TypeVar("T")
-
-
-def run_on(executor: Executor | None, fn: Callable[..., T], *args: Any) -> Future[T]:
-    """`executor.submit(fn, *args)`, or (no executor) `fn(*args)` now, as a done future."""
-    if executor is not None:
-        return executor.submit(fn, *args)
-    done: Future[T] = Future()
-    done.set_result(fn(*args))
-    return done
 
 
 class NotEnoughData(ValueError):
@@ -121,10 +109,9 @@ class WalkForward:
 
 def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int = 0, folds: int = FOLDS,
                  first_test_fraction: float = FIRST_TEST_FRACTION, resamples: int = 400,
-                 progress: FoldProgress | None = None, executor: Executor | None = None) -> WalkForward:
-    """Train per fold on purged past rows, score the fold, pool the scores. The bootstrap intervals
-    run on `executor` (beside the next fold's fit) when given. `extra` has the seconds spent fitting
-    the folds and waiting for the intervals."""
+                 progress: FoldProgress | None = None) -> WalkForward:
+    """Train per fold on purged past rows, score the fold, pool the scores. `extra` has the seconds
+    spent fitting the folds and on the bootstrap intervals."""
     started = time.perf_counter()
     frame = dataset.frame
     open_time, label_end = frame["open_time"].to_numpy(), frame["label_end"].to_numpy()
@@ -141,15 +128,14 @@ def walk_forward(dataset: Dataset, exits: ExitSpec, interval: str, *, seed: int 
         p = model.probability(x[fold.test])
         scores = Scores(y[fold.test], p, np.full(len(p), model.base_rate), net[fold.test], p > model.threshold)
         parts.append(scores)
-        fitted.append((fold, model, scores, run_on(executor, intervals, scores, seed, resamples // 2)))
+        fitted.append((fold, model, scores))
         if progress is not None:
             progress(fold.number, len(plan))
     pooled = Scores(*(np.concatenate([getattr(s, n) for s in parts]) for n in ("y", "p", "base", "net", "admitted")))
-    figures = run_on(executor, intervals, pooled, seed, resamples)
     folds_done = time.perf_counter()
-    results = [FoldResult(fold, model.kind, model.threshold, pending.result(), trading(scores.net[scores.admitted]),
-                          trading(scores.net)) for fold, model, scores, pending in fitted]
-    pooled_figures = figures.result()
+    results = [FoldResult(fold, model.kind, model.threshold, intervals(scores, seed, resamples // 2),
+                          trading(scores.net[scores.admitted]), trading(scores.net)) for fold, model, scores in fitted]
+    pooled_figures = intervals(pooled, seed, resamples)
     return WalkForward(results, pooled, np.concatenate([f.test for f in plan]), pooled_figures,
                        trading(pooled.net[pooled.admitted]), trading(pooled.net),
                        {"folds": folds_done - started, "bootstrap": time.perf_counter() - folds_done})

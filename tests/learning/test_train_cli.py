@@ -65,7 +65,7 @@ def test_slt_learn_train_and_evaluate_are_the_same_commands(history: list[Market
 
 
 @pytest.mark.integration
-def test_registers_through_the_publisher_worker(history: list[MarketData], tmp_path: Path, mlflow_uri: str,
+def test_trains_and_registers_in_a_real_mlflow(history: list[MarketData], tmp_path: Path, mlflow_uri: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a for a in write(history, tmp_path) if a != "--no-register"]
     parser = argparse.ArgumentParser()
