@@ -80,7 +80,10 @@ async def test_rotation_beats_the_exchanges_connection_age_limit_without_a_gap(s
     # the simulator closes connections at 2.5 s (Binance: 24 h); the feed rotates at 0.8 s (Binance: 23 h)
     sim, start = await started(sim_factory, ws_max_age=2.5, ws_ping_interval=0.2, speed=1200.0)
     sink = ListSink()
-    feed = await feed_on(sim, sink, opts=options(rotate_after=0.8), resume_at=start)
+    # heartbeat and watchdog timers looser than FAST: this test is about rotation, and on a loaded machine
+    # a 0.4 s pong timeout or 0.5 s silence limit can trip and count a reconnect that rotation did not cause
+    feed = await feed_on(sim, sink, opts=options(rotate_after=0.8, ping_timeout=2.0, ws_lag_seconds=2.0),
+                         resume_at=start)
     try:
         await sim.control.resume()
         await wait_for(lambda: feed.status().connections[0].rotations >= 5, 20, "five rotations")

@@ -122,12 +122,14 @@ async def test_user_stream_events(sim: SimHandle) -> None:
 
 
 async def test_listen_key_expiry(sim_factory: Any) -> None:
-    sim = await sim_factory(listen_key_ttl=0.4)
+    # the key must outlive the connect, which under two busy test workers has taken > 0.4 s; a key that
+    # lapses before the websocket attaches gets no frame at all, so the TTL leaves room for a slow start
+    sim = await sim_factory(listen_key_ttl=1.5)
     ex = sim.ccxt()
     await ex.load_markets()
     key = (await ex.fapiPrivatePostListenKey())["listenKey"]
     async with websockets.connect(f"{sim.ws_url}/private/ws?listenKey={key}") as ws:
-        expired = await recv(ws, 3.0)
+        expired = await recv(ws, 6.0)
         assert expired == {"e": "listenKeyExpired", "E": expired["E"], "listenKey": key} and isinstance(expired["E"], str)
         await ex.create_order("BTC/USDT:USDT", "market", "buy", 0.002)
         assert await drain(ws) == []                                          # nothing after expiry
