@@ -27,6 +27,7 @@ VOLATILITY_HORIZONS = (24, 168)
 DAILY_TREND_DAYS = 20
 ICT_LEVELS = tuple(name for name in ICT_COLUMNS if name not in ICT_INT_COLUMNS)
 ICT_STATES = tuple(name for name in ICT_COLUMNS if name in ICT_INT_COLUMNS)
+HIST = STANDARD_COLUMNS.index("macd_hist")
 
 
 @dataclass(frozen=True)
@@ -136,26 +137,29 @@ def context_features(btc: pl.DataFrame) -> pl.DataFrame:
 def policy_signals(frame: pl.DataFrame, symbol: str, interval: str, policy: SignalPolicy,
                    params: IndicatorParams = DEFAULT_PARAMS) -> pl.DataFrame:
     """index, side (+1/-1) and confidence of every signal the policy gives on the frame's bars,
-    by replaying its `evaluate` on the engine's typed `Indicators` of each closed bar."""
-    times = frame["open_time"].to_list()
-    closes = frame["close"].to_list()
-    standard = frame.select(STANDARD_COLUMNS).rows()
-    ict = frame.select(pl.col(n).cast(pl.Int64) if n in ICT_INT_COLUMNS else pl.col(n)
-                       for n in ICT_COLUMNS).rows()
+    by replaying its `evaluate` on the engine's typed `Indicators` of each closed bar: of each bar
+    its `candidates` admits, when it has that method (see `engine.signals.policy.SignalPolicy`)."""
+    candidates = getattr(policy, "candidates", None)
+    bars = np.arange(frame.height) if candidates is None else np.flatnonzero(candidates(frame))
+    picked = frame[bars]
+    times = picked["open_time"].to_list()
+    closes = picked["close"].to_list()
+    standard = picked.select(STANDARD_COLUMNS).rows()
+    ict = picked.select(pl.col(n).cast(pl.Int64) if n in ICT_INT_COLUMNS else pl.col(n)
+                        for n in ICT_COLUMNS).rows()
+    hist = frame[STANDARD_COLUMNS[HIST]].to_list()
     interval_ms = INTERVAL_MS[interval]
     index, side, confidence = [], [], []
-    previous_hist = float("nan")
-    for i, values in enumerate(standard):
-        indicators = Indicators.build(symbol, interval, times[i], closes[i], values, previous_hist, ict[i], params)
-        previous_hist = values[5]
-        signal = policy.evaluate(indicators, times[i] + interval_ms)
+    for k, i in enumerate(bars.tolist()):
+        previous_hist = hist[i - 1] if i > 0 else float("nan")
+        indicators = Indicators.build(symbol, interval, times[k], closes[k], standard[k], previous_hist, ict[k], params)
+        signal = policy.evaluate(indicators, times[k] + interval_ms)
         if signal is not None:
             index.append(i)
             side.append(signal.side.sign)
             confidence.append(signal.confidence)
     return pl.DataFrame({"index": index, "side": side, "confidence": confidence},
                         schema={"index": pl.Int64, "side": pl.Int8, "confidence": pl.Float64})
-
 
 
 def feature_names(*, context: bool) -> list[str]:

@@ -12,6 +12,7 @@ time inside the holding window; label 1 when it is positive.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,8 @@ def barrier_outcomes(open_time: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.
                      funding_time: np.ndarray, funding_rate: np.ndarray, interval_ms: int) -> Outcomes:
     """Outcomes of the signals at bar `signal_index` with `side` +1 (long) / -1 (short)."""
     n, count = len(o), len(signal_index)
-    low_first = extremes_order(o, h, l, c)
+    low_first = extremes_order(o, h, l, c).tolist()
+    o, h, l, c = (np.asarray(a, dtype=np.float64).tolist() for a in (o, h, l, c))  # floats: the loop is scalar
     cumulative_funding = np.concatenate([[0.0], np.cumsum(funding_rate)])
     net = np.full(count, np.nan)
     exit_at = np.full(count, -1, dtype=np.int64)
@@ -63,11 +65,11 @@ def barrier_outcomes(open_time: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.
         entry_i = i + 1
         if entry_i >= n:
             continue
-        entry = o[entry_i]
-        stop = entry - s * spec.stop_loss_atr * atr[k]
-        take = entry + s * spec.take_profit_atr * atr[k]
+        entry, risk = o[entry_i], float(atr[k])
+        stop = entry - s * spec.stop_loss_atr * risk
+        take = entry + s * spec.take_profit_atr * risk
         last = min(n - 1, i + spec.max_hold_bars)
-        price, exit_i = np.nan, -1
+        price, exit_i = math.nan, -1
         for j in range(entry_i, last + 1):
             worst, best = (l[j], h[j]) if s > 0 else (h[j], l[j])
             if s * (o[j] - stop) <= 0 or s * (o[j] - take) >= 0:
@@ -82,7 +84,7 @@ def barrier_outcomes(open_time: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.
                     price = stop
                 elif hit_take:
                     price = take
-            if not np.isnan(price):
+            if not math.isnan(price):
                 exit_i = j
                 break
         if exit_i < 0:

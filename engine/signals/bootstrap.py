@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import polars as pl
+
 from engine.core.types import Side
 from engine.indicators import AdxGrade, Indicators, MacdCross, RsiSignal, Trend
 from engine.signals.policy import Signal, new_signal
@@ -41,6 +44,17 @@ class BootstrapPolicy:
             return None
         confidence, reasons = self.confidence(indicators, side)
         return new_signal(self.name, indicators, side, confidence, win_probability(confidence), event_time, reasons)
+
+    @staticmethod
+    def candidates(frame: pl.DataFrame) -> np.ndarray:
+        """The bars with an event (a MACD histogram cross or an ICT break), where `evaluate` may
+        fire: the previous bar's histogram against this one's, as `macd_cross` compares them."""
+        hist = frame["macd_hist"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        previous = np.concatenate(([np.nan], hist[:-1]))
+        with np.errstate(invalid="ignore"):
+            cross = ((previous <= 0.0) & (hist > 0.0)) | ((previous >= 0.0) & (hist < 0.0))
+        breaks = (frame["ict_bos"].fill_null(0).to_numpy() != 0) | (frame["ict_choch"].fill_null(0).to_numpy() != 0)
+        return np.asarray(cross | breaks, dtype=bool)
 
     @staticmethod
     def _event_side(ind: Indicators) -> Side | None:

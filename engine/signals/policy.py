@@ -42,6 +42,12 @@ class Signal(msgspec.Struct, frozen=True):
 
 
 class SignalPolicy(Protocol):
+    """What the engine calls on every closed candle. A policy may also offer
+    `candidates(frame) -> numpy bool array`: over a batch frame of `engine.indicators.compute`
+    columns, the bars on which `evaluate` can return a signal (True wherever it might; a superset
+    is fine). Replays over history (`engine.learning.dataset.policy_signals`) then evaluate only
+    those bars; a policy without it is evaluated on every bar."""
+
     name: str
 
     def evaluate(self, indicators: Indicators, event_time: int) -> Signal | None:

@@ -6,8 +6,18 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from engine.learning.dataset import BAR_FEATURES, EXTRA_FEATURES, MarketData, build_dataset, market_features
-from tests.learning.conftest import sliced
+from engine.learning.dataset import (
+    BAR_FEATURES,
+    EXTRA_FEATURES,
+    MarketData,
+    build_dataset,
+    indicator_frame,
+    market_features,
+    policy_signals,
+)
+from engine.learning.sources import bundled
+from engine.signals import BootstrapPolicy
+from tests.learning.conftest import MARKET, sliced
 
 
 def test_every_feature_at_t_equals_the_feature_on_data_truncated_at_t(history: list[MarketData]) -> None:
@@ -66,3 +76,25 @@ def test_every_dataset_column_of_a_signal_is_the_same_on_history_cut_after_it(hi
     for name in full.features:  # context (btc_*), side and confidence included
         assert a[name].equals(b[name], check_names=True) or \
             np.allclose(a[name].to_numpy(), b[name].to_numpy(), equal_nan=True, rtol=0, atol=0), name
+
+
+class EveryBar:
+    """The bootstrap rules without their `candidates`: evaluated on every bar."""
+
+    name = "bootstrap"
+
+    def __init__(self) -> None:
+        self.rules = BootstrapPolicy()
+
+    def evaluate(self, indicators, event_time):  # type: ignore[no-untyped-def]
+        return self.rules.evaluate(indicators, event_time)
+
+
+def test_evaluating_only_the_policys_candidate_bars_finds_every_signal_of_every_bar() -> None:
+    # the whole bundled 1h history (2019-2025): a bar the candidates leave out that would have fired
+    # changes this frame
+    for symbol in ("BTCUSDT", "ETHUSDT", "XRPUSDT"):
+        frame = indicator_frame(bundled(MARKET, symbol, "1h"))
+        skipping = policy_signals(frame, symbol, "1h", BootstrapPolicy())
+        assert BootstrapPolicy.candidates(frame).mean() < 0.5 and skipping.height > 3000
+        assert skipping.equals(policy_signals(frame, symbol, "1h", EveryBar()))
